@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* timeutil.c - clocks and Prometheus durations (see timeutil.h). Thread-safe. */
+#include "timeutil.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+
+int64_t tw_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t tw_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+typedef struct unit {
+    const char *name;
+    int64_t ms;
+} unit_t;
+
+/* Descending order, as a duration must list them. */
+static const unit_t units[] = {
+    {"y", 365LL * 24 * 3600 * 1000},
+    {"w", 7LL * 24 * 3600 * 1000},
+    {"d", 24LL * 3600 * 1000},
+    {"h", 3600LL * 1000},
+    {"m", 60LL * 1000},
+    {"s", 1000},
+    {"ms", 1},
+};
+#define NUNITS (sizeof(units) / sizeof(units[0]))
+
+int tw_duration_parse(const char *s, int64_t *out_ms)
+{
+    if (s == NULL || *s == '\0') {
+        return TW_EINVAL;
+    }
+    if (strcmp(s, "0") == 0) {
+        *out_ms = 0;
+        return 0;
+    }
+    const char *p = s;
+    int64_t total = 0;
+    size_t next_unit = 0; /* units must appear in descending order, each once */
+    while (*p != '\0') {
+        if (*p < '0' || *p > '9') {
+            return TW_EINVAL;
+        }
+        int64_t n = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (n > INT64_MAX / 10 - 10) {
+                return TW_EINVAL;
+            }
+            n = n * 10 + (*p - '0');
+            p++;
+        }
+        size_t u;
+        for (u = next_unit; u < NUNITS; u++) {
+            size_t len = strlen(units[u].name);
+            /* "m" must not match the start of "ms". */
+            if (strncmp(p, units[u].name, len) == 0 &&
+                !(units[u].name[0] == 'm' && len == 1 && p[1] == 's')) {
+                break;
+            }
+        }
+        if (u == NUNITS) {
+            return TW_EINVAL;
+        }
+        if (n != 0 && units[u].ms > INT64_MAX / n) {
+            return TW_EINVAL;
+        }
+        if (total > INT64_MAX - n * units[u].ms) {
+            return TW_EINVAL;
+        }
+        total += n * units[u].ms;
+        p += strlen(units[u].name);
+        next_unit = u + 1;
+    }
+    *out_ms = total;
+    return 0;
+}
+
+const char *tw_duration_format(int64_t ms, char *out, size_t outsz)
+{
+    if (outsz == 0) {
+        return out;
+    }
+    if (ms == 0) {
+        snprintf(out, outsz, "0s");
+        return out;
+    }
+    size_t len = 0;
+    out[0] = '\0';
+    if (ms < 0) {
+        len += (size_t)snprintf(out + len, outsz - len, "-");
+        ms = -ms;
+    }
+    for (size_t u = 0; u < NUNITS && len < outsz; u++) {
+        if (ms >= units[u].ms) {
+            int64_t n = ms / units[u].ms;
+            ms %= units[u].ms;
+            len += (size_t)snprintf(out + len, outsz - len, "%lld%s", (long long)n, units[u].name);
+        }
+    }
+    return out;
+}
+
+const char *tw_time_format_rfc3339(int64_t t_ms, char *out, size_t outsz)
+{
+    time_t sec = (time_t)(t_ms / 1000);
+    int ms = (int)(t_ms % 1000);
+    if (ms < 0) {
+        ms += 1000;
+        sec -= 1;
+    }
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    return out;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_buf.c - bounded buffers and Prometheus float formatting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+static void test_limit_leaves_buffer_unchanged(void **state)
+{
+    (void)state;
+    tw_buf_t b;
+    tw_buf_init(&b, 8);
+    assert_int_equal(tw_buf_puts(&b, "12345"), 0);
+    assert_int_equal(tw_buf_puts(&b, "6789"), TW_ELIMIT);
+    assert_int_equal(b.len, 5);
+    assert_string_equal(b.data, "12345");
+    assert_int_equal(tw_buf_printf(&b, "%d", 123), 0);
+    assert_string_equal(b.data, "12345123");
+    assert_int_equal(tw_buf_putc(&b, 'x'), TW_ELIMIT);
+    tw_buf_fini(&b);
+}
+
+static void test_printf_long(void **state)
+{
+    (void)state;
+    tw_buf_t b;
+    tw_buf_init(&b, 0);
+    char big[1000];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(tw_buf_printf(&b, "<%s>", big), 0);
+    assert_int_equal(b.len, 1001);
+    assert_int_equal(b.data[0], '<');
+    assert_int_equal(b.data[1000], '>');
+    size_t len = 0;
+    char *p = tw_buf_steal(&b, &len);
+    assert_int_equal(len, 1001);
+    assert_null(b.data);
+    free(p);
+}
+
+static void check_double(double v, const char *want)
+{
+    tw_buf_t b;
+    tw_buf_init(&b, 0);
+    assert_int_equal(tw_buf_put_double(&b, v), 0);
+    assert_string_equal(b.data, want);
+    tw_buf_fini(&b);
+}
+
+static void test_double_formatting(void **state)
+{
+    (void)state;
+    check_double(0, "0");
+    check_double(1, "1");
+    check_double(-3, "-3");
+    check_double(0.1, "0.1");
+    check_double(1.5e-7, "1.5e-07");
+    check_double(123456789012, "123456789012");
+    check_double(1e300, "1e+300");
+    check_double(NAN, "NaN");
+    check_double(INFINITY, "+Inf");
+    check_double(-INFINITY, "-Inf");
+    check_double(0.30000000000000004, "0.30000000000000004");
+}
+
+static void test_read_file_limit(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/tw_test_buf_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char data[10000];
+    memset(data, 'z', sizeof(data));
+    assert_int_equal(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+    close(fd);
+
+    tw_buf_t b;
+    tw_error_t err;
+    tw_buf_init(&b, 0);
+    assert_int_equal(tw_buf_read_file(&b, path, &err), 0);
+    assert_int_equal(b.len, sizeof(data));
+    tw_buf_fini(&b);
+
+    tw_buf_init(&b, 10000);
+    assert_int_equal(tw_buf_read_file(&b, path, &err), 0);
+    assert_int_equal(b.len, 10000);
+    tw_buf_fini(&b);
+
+    tw_buf_init(&b, 9999);
+    assert_int_equal(tw_buf_read_file(&b, path, &err), TW_ELIMIT);
+    assert_non_null(strstr(err.msg, "larger than 9999 bytes"));
+    tw_buf_fini(&b);
+
+    unlink(path);
+    tw_buf_init(&b, 0);
+    assert_int_equal(tw_buf_read_file(&b, path, &err), -2 /* -ENOENT */);
+    assert_non_null(strstr(err.msg, path));
+    tw_buf_fini(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_limit_leaves_buffer_unchanged),
+        cmocka_unit_test(test_printf_long),
+        cmocka_unit_test(test_double_formatting),
+        cmocka_unit_test(test_read_file_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
