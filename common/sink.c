@@ -30,7 +30,9 @@ int tw_sink_append_mset(const tw_sink_t *sink, const tw_mset_t *set, int64_t def
             tw_grow((void **)&lbl, &lcap, m->nlabels + 1, sizeof(*lbl));
             lbl[0].name = TW_METRIC_NAME_LABEL;
             lbl[0].value = name.data;
-            memcpy(lbl + 1, m->labels, m->nlabels * sizeof(*lbl));
+            if (m->nlabels > 0) {
+                memcpy(lbl + 1, m->labels, m->nlabels * sizeof(*lbl));
+            }
             tw_labels_sort(lbl, m->nlabels + 1);
             int64_t t = m->ts_ms == TW_NO_TIMESTAMP ? default_ts_ms : m->ts_ms;
             rc = sink->append(txn, lbl, m->nlabels + 1, t, m->value, err);
