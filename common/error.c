@@ -47,8 +47,9 @@ void tw_error_clear(tw_error_t *err)
     memset(err, 0, sizeof(*err));
 }
 
-static void error_vset(tw_error_t *err, int code, const char *file, int line, int col,
-                       const char *fmt, va_list ap)
+__attribute__((format(printf, 6, 0))) static void error_vset(tw_error_t *err, int code,
+                                                             const char *file, int line, int col,
+                                                             const char *fmt, va_list ap)
 {
     err->code = code;
     err->line = line;
