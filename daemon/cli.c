@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cli.c - command-line parsing (see cli.h). Flags may come before or after the subcommand, as
+ * `--name=value` or `--name value`; the first argument that is not a flag is the subcommand.
+ * Pure; thread-safe.
+ */
+#include "cli.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: tidewatch [<command>] [<flags>]\n"
+    "\n"
+    "tidewatch: container and host metrics, storage and autoscaling in one daemon.\n"
+    "\n"
+    "Commands:\n"
+    "  run                       run the daemon (the default)\n"
+    "  check config FILE...      check that configuration files are valid\n"
+    "  config default            print the embedded default configuration\n"
+    "  version                   show version information\n"
+    "\n"
+    "Flags:\n"
+    "  -h, --help                show this help\n"
+    "      --version             show version information\n"
+    "      --config.file=FILE    configuration file (default: the embedded default)\n"
+    "      --web.listen-address=ADDR\n"
+    "                            address to listen on for the web interface and /metrics\n"
+    "                            (overrides web.listen_address; default 127.0.0.1:9475)\n"
+    "      --storage.tsdb.path=DIR\n"
+    "                            data directory (overrides storage.path; default ./data)\n"
+    "      --storage.tsdb.retention.time=DURATION\n"
+    "                            how long to keep samples (overrides storage.retention.time;\n"
+    "                            default 15d)\n"
+    "      --log.level=LEVEL     only log messages at this level or above: debug, info, warn,\n"
+    "                            error (default info)\n"
+    "      --log.format=FORMAT   log format: logfmt, json (default logfmt)\n";
+
+const char *tw_cli_usage(void)
+{
+    return usage;
+}
+
+/* Flags that take a value. */
+typedef enum {
+    FLAG_CONFIG_FILE,
+    FLAG_LISTEN,
+    FLAG_STORAGE_PATH,
+    FLAG_RETENTION,
+    FLAG_LOG_LEVEL,
+    FLAG_LOG_FORMAT,
+} flag_id_t;
+
+static const struct {
+    const char *name;
+    flag_id_t id;
+} value_flags[] = {
+    {"--config.file", FLAG_CONFIG_FILE},
+    {"--web.listen-address", FLAG_LISTEN},
+    {"--storage.tsdb.path", FLAG_STORAGE_PATH},
+    {"--storage.tsdb.retention.time", FLAG_RETENTION},
+    {"--log.level", FLAG_LOG_LEVEL},
+    {"--log.format", FLAG_LOG_FORMAT},
+};
+
+static int set_flag(tw_cli_t *out, flag_id_t id, const char *name, const char *value,
+                    tw_error_t *err)
+{
+    switch (id) {
+    case FLAG_CONFIG_FILE:
+        if (value[0] == '\0') {
+            return tw_error_set(err, TW_EINVAL, "flag %s: needs a file name", name);
+        }
+        out->config_file = value;
+        break;
+    case FLAG_LISTEN:
+        out->listen_address = value;
+        break;
+    case FLAG_STORAGE_PATH:
+        out->storage_path = value;
+        break;
+    case FLAG_RETENTION:
+        out->retention_time = value;
+        break;
+    case FLAG_LOG_LEVEL:
+        if (tw_log_level_parse(value, &out->log_level) != 0) {
+            return tw_error_set(err, TW_EINVAL,
+                                "flag %s: invalid value \"%s\" (expected debug, info, warn or "
+                                "error)",
+                                name, value);
+        }
+        break;
+    case FLAG_LOG_FORMAT:
+        if (tw_log_format_parse(value, &out->log_format) != 0) {
+            return tw_error_set(err, TW_EINVAL,
+                                "flag %s: invalid value \"%s\" (expected logfmt or json)", name,
+                                value);
+        }
+        break;
+    }
+    return 0;
+}
+
+/* Handles the flag at argv[*i]; may consume argv[*i + 1] as its value. */
+static int parse_flag(int argc, char *const *argv, int *i, tw_cli_t *out, bool *help, bool *version,
+                      tw_error_t *err)
+{
+    const char *arg = argv[*i];
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+        *help = true;
+        return 0;
+    }
+    if (strcmp(arg, "--version") == 0) {
+        *version = true;
+        return 0;
+    }
+    const char *eq = strchr(arg, '=');
+    size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+    for (size_t f = 0; f < sizeof(value_flags) / sizeof(value_flags[0]); f++) {
+        const char *name = value_flags[f].name;
+        if (strlen(name) != name_len || strncmp(arg, name, name_len) != 0) {
+            continue;
+        }
+        const char *value;
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (*i + 1 < argc) {
+            value = argv[++*i];
+        } else {
+            return tw_error_set(err, TW_EINVAL, "flag %s needs a value", name);
+        }
+        return set_flag(out, value_flags[f].id, name, value, err);
+    }
+    return tw_error_set(err, TW_EINVAL, "unknown flag %.*s", (int)name_len, arg);
+}
+
+int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
+{
+    bool help = false, version = false, have_command = false;
+    memset(out, 0, sizeof(*out));
+    out->command = TW_CLI_RUN;
+    out->log_level = TW_LOG_INFO;
+    out->log_format = TW_LOG_FMT_LOGFMT;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] == '-' && arg[1] != '\0') {
+            int rc = parse_flag(argc, argv, &i, out, &help, &version, err);
+            if (rc != 0) {
+                return rc;
+            }
+            continue;
+        }
+        if (have_command) {
+            return tw_error_set(err, TW_EINVAL, "unexpected argument \"%s\"", arg);
+        }
+        have_command = true;
+        if (strcmp(arg, "run") == 0) {
+            out->command = TW_CLI_RUN;
+        } else if (strcmp(arg, "version") == 0) {
+            out->command = TW_CLI_VERSION;
+        } else if (strcmp(arg, "check") == 0 || strcmp(arg, "config") == 0) {
+            bool check = arg[0] == 'c' && arg[1] == 'h';
+            const char *want = check ? "config" : "default";
+            if (i + 1 >= argc || strcmp(argv[i + 1], want) != 0) {
+                return tw_error_set(err, TW_EINVAL, "%s: expected \"%s %s\"%s%s%s", arg, arg, want,
+                                    i + 1 < argc ? ", got \"" : "", i + 1 < argc ? argv[i + 1] : "",
+                                    i + 1 < argc ? "\"" : "");
+            }
+            i++;
+            if (!check) {
+                out->command = TW_CLI_CONFIG_DEFAULT;
+                continue;
+            }
+            /* Every remaining argument is a file, except help. */
+            out->command = TW_CLI_CHECK_CONFIG;
+            out->files = &argv[i + 1];
+            out->nfiles = (size_t)(argc - i - 1);
+            for (int k = i + 1; k < argc; k++) {
+                if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
+                    help = true;
+                } else if (argv[k][0] == '-' && argv[k][1] != '\0') {
+                    return tw_error_set(err, TW_EINVAL, "unknown flag %s for check config",
+                                        argv[k]);
+                }
+            }
+            if (!help && out->nfiles == 0) {
+                return tw_error_set(err, TW_EINVAL, "check config: needs at least one file");
+            }
+            break;
+        } else {
+            return tw_error_set(err, TW_EINVAL, "unknown command \"%s\"", arg);
+        }
+    }
+    if (help) {
+        out->command = TW_CLI_HELP;
+    } else if (version) {
+        out->command = TW_CLI_VERSION;
+    }
+    return 0;
+}

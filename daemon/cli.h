@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cli.h - tidewatch's command line: subcommands and flags, named like Prometheus' where they
+ * overlap.
+ *
+ *   tidewatch [run] [flags]          run the daemon
+ *   tidewatch check config FILE...   validate configuration files (promtool's output style)
+ *   tidewatch config default         print the embedded default configuration
+ *   tidewatch version                print version information
+ *
+ * Flags take `--flag=value` or `--flag value`. Parsing is pure (no I/O, no exit): main.c decides
+ * what to print and which exit code to use. Thread-safe.
+ */
+#ifndef TW_DAEMON_CLI_H
+#define TW_DAEMON_CLI_H
+
+#include <stddef.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+/* Exit codes main() uses. */
+enum {
+    TW_EXIT_OK = 0,
+    TW_EXIT_FAILURE = 1, /* runtime failure, or `check config` found an invalid file */
+    TW_EXIT_USAGE = 2,   /* bad command line */
+};
+
+typedef enum {
+    TW_CLI_RUN = 0,
+    TW_CLI_CHECK_CONFIG,
+    TW_CLI_CONFIG_DEFAULT,
+    TW_CLI_VERSION,
+    TW_CLI_HELP,
+} tw_cli_command_t;
+
+/* A parsed command line. Strings point into argv (borrowed: valid as long as argv). */
+typedef struct tw_cli {
+    tw_cli_command_t command;
+    const char *config_file;    /* --config.file; NULL: the embedded default */
+    const char *listen_address; /* --web.listen-address; NULL: the config's */
+    const char *storage_path;   /* --storage.tsdb.path; NULL: the config's */
+    const char *retention_time; /* --storage.tsdb.retention.time; NULL: the config's */
+    tw_log_level_t log_level;   /* --log.level; default info */
+    tw_log_format_t log_format; /* --log.format; default logfmt */
+    char *const *files;         /* check config: the files (points into argv) */
+    size_t nfiles;
+} tw_cli_t;
+
+/*
+ * Parses argv[1..argc) into out. Returns 0, or TW_EINVAL with a one-line message in err
+ * ("unknown flag --x", "flag --log.level: ...") after which main prints the usage and exits 2.
+ */
+int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err);
+
+/* The usage text listing subcommands and flags (static string). */
+const char *tw_cli_usage(void);
+
+#endif

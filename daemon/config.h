@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config.h - tidewatch.yml: the configuration struct, its defaults, loading from YAML and
+ * validation.
+ *
+ * The loader builds a small node tree from libyaml's event parser (keeping every node's
+ * line and column) and walks it against the schema, so every error a user can make names
+ * `file:line:col` and what was expected: unknown keys, duplicate keys, wrong types, bad
+ * durations, bad byte sizes, bad addresses, and the sections a later version will implement
+ * (scrape_configs, rule_files, ...), which are rejected rather than silently ignored. The
+ * embedded default configuration is a YAML document compiled in and read by the same loader.
+ *
+ * Pure: no clock, no environment; the only I/O is reading the named file in
+ * tw_config_load_file(). A loaded config is immutable by convention; the daemon replaces it as
+ * a whole on reload. Thread-safe on distinct configs.
+ */
+#ifndef TW_DAEMON_CONFIG_H
+#define TW_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+/* The largest configuration file the loader reads. */
+#define TW_CONFIG_MAX_BYTES (4u * 1024 * 1024)
+
+/* One external label (global.external_labels). Both strings owned by the config. */
+typedef struct tw_config_label {
+    char *name;
+    char *value;
+} tw_config_label_t;
+
+/*
+ * A loaded configuration. Every string is owned by the config (never NULL; "" when unset);
+ * durations are in milliseconds, sizes in bytes.
+ */
+typedef struct tw_config {
+    char *source; /* the file it was read from, or "<default>" for the embedded default */
+
+    struct {
+        int64_t scrape_interval_ms;         /* default 1m; used by the scraper of a later version */
+        int64_t scrape_timeout_ms;          /* default 10s; at most scrape_interval */
+        int64_t evaluation_interval_ms;     /* default 1m */
+        tw_config_label_t *external_labels; /* sorted by name; names are valid label names */
+        size_t n_external_labels;
+    } global;
+
+    struct {
+        int64_t interval_ms; /* how often cgroups and /proc are read; default 10s, > 0 */
+        struct {
+            bool enabled;       /* default true */
+            char *root;         /* default "/sys/fs/cgroup" */
+            size_t max_cgroups; /* default 100000, > 0 */
+        } cgroup;
+        struct {
+            bool enabled;              /* default true */
+            char *proc_root;           /* default "/proc" */
+            char *sys_root;            /* default "/sys" */
+            char *rootfs;              /* default "/" */
+            int64_t statfs_timeout_ms; /* default 2s, > 0 */
+        } procfs;
+        struct {
+            char *pods_url;            /* "" (off), http(s):// or file:// */
+            char *node_name;           /* "": $NODE_NAME, else the hostname (the daemon decides) */
+            char *bearer_token_file;   /* "": none */
+            char *ca_file;             /* "": system CAs */
+            bool insecure_skip_verify; /* default false */
+            int64_t refresh_interval_ms; /* default 30s, > 0 */
+        } kubernetes;
+    } collector;
+
+    struct {
+        char *path;                    /* default "./data" */
+        int64_t retention_time_ms;     /* default 15d */
+        uint64_t retention_size_bytes; /* default 0 (no size limit) */
+    } storage;
+
+    struct {
+        char *listen_address;          /* default "127.0.0.1:9475"; host:port, [v6]:port, :port */
+        unsigned max_connections;      /* default 512, > 0 */
+        int64_t read_timeout_ms;       /* default 5m, > 0 */
+        size_t max_request_body_bytes; /* default 10485760, > 0 */
+    } web;
+} tw_config_t;
+
+/*
+ * Values given on the command line, which override the file's. NULL fields are not set. The
+ * strings are borrowed for the call.
+ */
+typedef struct tw_config_overrides {
+    const char *listen_address; /* --web.listen-address */
+    const char *storage_path;   /* --storage.tsdb.path */
+    const char *retention_time; /* --storage.tsdb.retention.time */
+} tw_config_overrides_t;
+
+/* The embedded default configuration, a YAML document (static string). */
+const char *tw_config_default_yaml(void);
+
+/*
+ * Parses the YAML document data[0..len) (need not be NUL-terminated) named name (used in error
+ * positions; "<default>", a path, ...). On success *out receives a new config the caller frees
+ * with tw_config_free(). On failure returns TW_EPARSE (bad YAML) or TW_EINVAL (a value or a
+ * key the schema does not accept) and err holds the file, line, column and message;
+ * *out is untouched.
+ */
+int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config_t **out,
+                       tw_error_t *err);
+
+/* Reads path (at most TW_CONFIG_MAX_BYTES) and loads it like tw_config_load_mem(). I/O errors
+ * return -errno with the path in err. */
+int tw_config_load_file(const char *path, tw_config_t **out, tw_error_t *err);
+
+/* Loads the embedded default. Never fails in a correct build; returns like tw_config_load_mem. */
+int tw_config_load_default(tw_config_t **out, tw_error_t *err);
+
+/*
+ * Applies command-line overrides to c, validating them like the file's values (errors name the
+ * flag: "--web.listen-address: invalid address ..."). On error c is unchanged.
+ */
+int tw_config_apply_overrides(tw_config_t *c, const tw_config_overrides_t *o, tw_error_t *err);
+
+/* Frees a config. NULL is a no-op. */
+void tw_config_free(tw_config_t *c);
+
+/*
+ * Parses a byte size the way Prometheus' units.Base2Bytes does: "0", or one or more
+ * number-unit pairs ("512MB", "1GB512MB", "1.5GB") with units B, KB, MB, GB, TB, PB, EB (and
+ * KiB ... EiB), all powers of 1024. Returns 0 or TW_EINVAL (also on overflow).
+ */
+int tw_config_bytes_parse(const char *s, uint64_t *out);
+
+/*
+ * Checks a listen address: "host:port", "[v6addr]:port" or ":port" with a port in 0..65535.
+ * Returns 0 or TW_EINVAL.
+ */
+int tw_config_listen_address_check(const char *s);
+
+#endif

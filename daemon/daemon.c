@@ -1,0 +1,723 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * daemon.c - wiring and lifecycle of the running daemon (see daemon.h).
+ *
+ * Threads: the main thread runs tw_daemon_run(), which owns every start, stop and reload; the
+ * collector loop, the pod fetcher and the HTTP pool have their own threads. HTTP handlers never
+ * restart anything themselves: /-/reload queues a request for the main thread and waits for its
+ * answer (as Prometheus' reload channel does), so a reload that moves the listen address can
+ * stop the old server without a handler waiting on itself.
+ *
+ * Locks: `state_mu` guards the pointers HTTP threads read (the HTTP server and pod fetcher for
+ * the self-metrics, the reload status) and the reload request queue; the main thread swaps the
+ * pointers under it and stops the old objects after releasing it.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build_info.h"
+#include "collect_loop.h"
+#include "common/http_server.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/timeutil.h"
+#include "selfmetrics.h"
+#include "web.h"
+
+/* A /-/reload request waiting for the main thread. */
+typedef struct reload_req {
+    struct reload_req *next;
+    bool done;
+    int rc;
+    tw_error_t err;
+} reload_req_t;
+
+struct tw_daemon {
+    char *config_file; /* NULL: embedded default */
+    char *ovr_listen, *ovr_storage, *ovr_retention;
+    tw_config_t *cfg; /* current; main thread only */
+
+    int lock_fd; /* storage lock, -1 when not held */
+    char *lock_path;
+    int sig_fd;   /* signalfd, -1 before start */
+    int event_fd; /* wakes the main loop: reload requests, shutdown */
+
+    tw_collect_loop_t *loop;
+    tw_web_ops_t ops;
+    /* A server replaced by a reload, stopped after a grace period so the answer to the
+     * /-/reload that replaced it is delivered (main thread only). */
+    tw_http_server_t *retiring;
+    int64_t retire_at_ns;
+
+    pthread_mutex_t state_mu;
+    pthread_cond_t state_cond;
+    /* guarded by state_mu */
+    tw_http_server_t *http;
+    tw_cgroup_pods_fetcher_t *fetcher;
+    bool reload_ok;
+    int64_t reload_success_ms;
+    reload_req_t *reqs;
+    bool running;  /* tw_daemon_run() is serving requests */
+    bool shutdown; /* asked to stop */
+};
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static void config_overrides(const tw_daemon_t *d, tw_config_overrides_t *o)
+{
+    o->listen_address = d->ovr_listen;
+    o->storage_path = d->ovr_storage;
+    o->retention_time = d->ovr_retention;
+}
+
+static int config_load(const tw_daemon_t *d, tw_config_t **out, tw_error_t *err)
+{
+    tw_config_t *c = NULL;
+    tw_config_overrides_t o;
+    int rc = d->config_file != NULL ? tw_config_load_file(d->config_file, &c, err)
+                                    : tw_config_load_default(&c, err);
+    if (rc != 0) {
+        return rc;
+    }
+    config_overrides(d, &o);
+    rc = tw_config_apply_overrides(c, &o, err);
+    if (rc != 0) {
+        tw_config_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* The node name for the pod list: the config's, else $NODE_NAME, else the hostname. */
+static void node_name_resolve(const tw_config_t *c, char *out, size_t outsz)
+{
+    const char *env = getenv("NODE_NAME");
+    if (c->collector.kubernetes.node_name[0] != '\0') {
+        tw_strlcpy(out, c->collector.kubernetes.node_name, outsz);
+    } else if (env != NULL && env[0] != '\0') {
+        tw_strlcpy(out, env, outsz);
+    } else if (gethostname(out, outsz) != 0) {
+        out[0] = '\0';
+    } else {
+        out[outsz - 1] = '\0';
+    }
+}
+
+/* node is caller storage that must outlive the call (the collector copies it). */
+static void loop_options(const tw_config_t *c, const char *node, tw_collect_loop_options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->interval_ms = c->collector.interval_ms;
+    o->cgroup_enabled = c->collector.cgroup.enabled;
+    o->cgroup.root = c->collector.cgroup.root;
+    o->cgroup.max_cgroups = c->collector.cgroup.max_cgroups;
+    o->cgroup.node_name = c->collector.kubernetes.pods_url[0] != '\0' ? node : NULL;
+    o->procfs_enabled = c->collector.procfs.enabled;
+    o->procfs.proc_root = c->collector.procfs.proc_root;
+    o->procfs.sys_root = c->collector.procfs.sys_root;
+    o->procfs.rootfs_root = c->collector.procfs.rootfs;
+    o->procfs.statfs_timeout_ms = c->collector.procfs.statfs_timeout_ms;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+static bool collect_changed(const tw_config_t *a, const tw_config_t *b)
+{
+    const __typeof__(a->collector) *x = &a->collector, *y = &b->collector;
+    return x->interval_ms != y->interval_ms || x->cgroup.enabled != y->cgroup.enabled ||
+           !str_eq(x->cgroup.root, y->cgroup.root) ||
+           x->cgroup.max_cgroups != y->cgroup.max_cgroups ||
+           x->procfs.enabled != y->procfs.enabled ||
+           !str_eq(x->procfs.proc_root, y->procfs.proc_root) ||
+           !str_eq(x->procfs.sys_root, y->procfs.sys_root) ||
+           !str_eq(x->procfs.rootfs, y->procfs.rootfs) ||
+           x->procfs.statfs_timeout_ms != y->procfs.statfs_timeout_ms ||
+           !str_eq(x->kubernetes.node_name, y->kubernetes.node_name) ||
+           (x->kubernetes.pods_url[0] == '\0') != (y->kubernetes.pods_url[0] == '\0');
+}
+
+static bool pods_changed(const tw_config_t *a, const tw_config_t *b)
+{
+    const __typeof__(a->collector.kubernetes) *x = &a->collector.kubernetes,
+                                              *y = &b->collector.kubernetes;
+    return !str_eq(x->pods_url, y->pods_url) ||
+           !str_eq(x->bearer_token_file, y->bearer_token_file) || !str_eq(x->ca_file, y->ca_file) ||
+           x->insecure_skip_verify != y->insecure_skip_verify ||
+           x->refresh_interval_ms != y->refresh_interval_ms;
+}
+
+static bool web_changed(const tw_config_t *a, const tw_config_t *b)
+{
+    return !str_eq(a->web.listen_address, b->web.listen_address) ||
+           a->web.max_connections != b->web.max_connections ||
+           a->web.read_timeout_ms != b->web.read_timeout_ms ||
+           a->web.max_request_body_bytes != b->web.max_request_body_bytes;
+}
+
+/* ---- the pieces -------------------------------------------------------------------------- */
+
+static tw_collect_snapshot_t *op_snapshot(void *ctx)
+{
+    tw_daemon_t *d = ctx;
+    return tw_collect_loop_snapshot(d->loop);
+}
+
+static bool op_ready(void *ctx)
+{
+    tw_daemon_t *d = ctx;
+    return tw_collect_loop_ready(d->loop);
+}
+
+static void op_self_metrics(void *ctx, tw_mset_t *out)
+{
+    tw_daemon_t *d = ctx;
+    tw_selfmetrics_sources_t src = {.loop = d->loop, .proc_root = "/proc"};
+    pthread_mutex_lock(&d->state_mu);
+    src.http = d->http;
+    src.pods_fetcher = d->fetcher;
+    src.reload_ok = d->reload_ok;
+    src.reload_success_ms = d->reload_success_ms;
+    tw_selfmetrics_collect(&src, out);
+    pthread_mutex_unlock(&d->state_mu);
+}
+
+/* /-/reload: hand the request to the main loop and wait for its answer. */
+static int op_reload(void *ctx, tw_error_t *err)
+{
+    tw_daemon_t *d = ctx;
+    reload_req_t req = {0};
+    uint64_t one = 1;
+    int rc;
+
+    pthread_mutex_lock(&d->state_mu);
+    if (!d->running || __atomic_load_n(&d->shutdown, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_unlock(&d->state_mu);
+        return tw_error_set(err, TW_ESTATE, "the daemon is not running its main loop");
+    }
+    req.next = d->reqs;
+    d->reqs = &req;
+    if (write(d->event_fd, &one, sizeof(one)) < 0) {
+        /* The counter cannot overflow in practice; the main loop also drains on wakeups. */
+    }
+    while (!req.done) {
+        pthread_cond_wait(&d->state_cond, &d->state_mu);
+    }
+    rc = req.rc;
+    pthread_mutex_unlock(&d->state_mu);
+    if (rc != 0 && err != NULL) {
+        *err = req.err;
+    }
+    return rc;
+}
+
+static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c, tw_error_t *err)
+{
+    tw_http_server_options_t o = {
+        .listen_address = c->web.listen_address,
+        .threads = 4,
+        .max_body_bytes = c->web.max_request_body_bytes,
+        .timeout_s =
+            (unsigned)(c->web.read_timeout_ms / 1000 > 0 ? c->web.read_timeout_ms / 1000 : 1),
+    };
+    tw_http_server_t *srv = tw_http_server_new(&o, err);
+    if (srv == NULL) {
+        return NULL;
+    }
+    if (tw_web_routes_register(srv, &d->ops) != 0 || tw_http_server_start(srv, err) != 0) {
+        if (err != NULL && err->msg[0] == '\0') {
+            tw_error_set(err, TW_EINVAL, "cannot start the web server on %s",
+                         c->web.listen_address);
+        }
+        tw_http_server_free(srv);
+        return NULL;
+    }
+    char port[16];
+    snprintf(port, sizeof(port), "%d", tw_http_server_port(srv));
+    tw_log(TW_LOG_INFO, "web", "Listening on", "address", c->web.listen_address, "port", port,
+           NULL);
+    return srv;
+}
+
+static tw_cgroup_pods_fetcher_t *fetcher_start(tw_daemon_t *d, const tw_config_t *c,
+                                               tw_error_t *err)
+{
+    const __typeof__(c->collector.kubernetes) *k = &c->collector.kubernetes;
+    tw_cgroup_collector_t *cg = tw_collect_loop_cgroup(d->loop);
+    if (k->pods_url[0] == '\0' || cg == NULL) {
+        return NULL;
+    }
+    tw_cgroup_pods_fetcher_options_t o = {
+        .url = k->pods_url,
+        .bearer_token_file = k->bearer_token_file[0] != '\0' ? k->bearer_token_file : NULL,
+        .ca_file = k->ca_file[0] != '\0' ? k->ca_file : NULL,
+        .insecure_skip_verify = k->insecure_skip_verify,
+        .interval_ms = k->refresh_interval_ms,
+    };
+    tw_cgroup_pods_fetcher_t *f = tw_cgroup_pods_fetcher_start(&o, cg, err);
+    if (f != NULL) {
+        tw_log(TW_LOG_INFO, "daemon", "Pod metadata fetcher started", "url", k->pods_url, NULL);
+    }
+    return f;
+}
+
+/* Creates dir and its parents (mkdir -p). */
+static int mkdir_all(const char *dir, tw_error_t *err)
+{
+    char *p = tw_xstrdup(dir);
+    int rc = 0;
+    for (char *s = p + 1; rc == 0; s++) {
+        bool end = *s == '\0';
+        if (*s != '/' && !end) {
+            continue;
+        }
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            rc = tw_error_set(err, -errno, "create storage directory %s: %s", p, strerror(errno));
+        }
+        if (end) {
+            break;
+        }
+        *s = '/';
+    }
+    free(p);
+    return rc;
+}
+
+static int storage_lock(tw_daemon_t *d, tw_error_t *err)
+{
+    const char *dir = d->cfg->storage.path;
+    size_t n = strlen(dir) + sizeof("/lock");
+    int rc = mkdir_all(dir, err);
+    if (rc != 0) {
+        return rc;
+    }
+    d->lock_path = tw_xmalloc(n);
+    snprintf(d->lock_path, n, "%s/lock", dir);
+    d->lock_fd = open(d->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (d->lock_fd < 0) {
+        return tw_error_set(err, -errno, "open lock file %s: %s", d->lock_path, strerror(errno));
+    }
+    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(d->lock_fd);
+        d->lock_fd = -1;
+        if (e == EWOULDBLOCK) {
+            return tw_error_set(err, TW_ECONFLICT,
+                                "storage directory %s is in use: %s is locked by another "
+                                "process (is another tidewatch running with this "
+                                "--storage.tsdb.path?)",
+                                dir, d->lock_path);
+        }
+        return tw_error_set(err, -e, "lock %s: %s", d->lock_path, strerror(e));
+    }
+    /* The holder's pid, for people looking at the directory. */
+    char pid[32];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(d->lock_fd, 0) != 0 || write(d->lock_fd, pid, (size_t)len) != len) {
+        /* Informational only; the lock is what matters. */
+    }
+    return 0;
+}
+
+static void storage_unlock(tw_daemon_t *d)
+{
+    if (d->lock_fd >= 0) {
+        flock(d->lock_fd, LOCK_UN);
+        close(d->lock_fd);
+        d->lock_fd = -1;
+    }
+}
+
+/* ---- public ------------------------------------------------------------------------------- */
+
+tw_daemon_t *tw_daemon_new(const tw_daemon_options_t *o, tw_error_t *err)
+{
+    tw_daemon_t *d = tw_xcalloc(1, sizeof(*d));
+    d->config_file = o->config_file != NULL ? tw_xstrdup(o->config_file) : NULL;
+    d->ovr_listen = o->overrides.listen_address ? tw_xstrdup(o->overrides.listen_address) : NULL;
+    d->ovr_storage = o->overrides.storage_path ? tw_xstrdup(o->overrides.storage_path) : NULL;
+    d->ovr_retention = o->overrides.retention_time ? tw_xstrdup(o->overrides.retention_time) : NULL;
+    d->lock_fd = -1;
+    d->sig_fd = -1;
+    d->event_fd = -1;
+    pthread_mutex_init(&d->state_mu, NULL);
+    pthread_cond_init(&d->state_cond, NULL);
+    d->ops.ctx = d;
+    d->ops.snapshot = op_snapshot;
+    d->ops.self_metrics = op_self_metrics;
+    d->ops.ready = op_ready;
+    d->ops.reload = op_reload;
+    d->loop = tw_collect_loop_new();
+
+    tw_log(TW_LOG_INFO, "daemon", "Loading configuration file", "filename",
+           d->config_file != NULL ? d->config_file : "<default>", NULL);
+    if (config_load(d, &d->cfg, err) != 0) {
+        tw_daemon_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+int tw_daemon_start(tw_daemon_t *d, tw_error_t *err)
+{
+    sigset_t set;
+    char node[256];
+    tw_collect_loop_options_t lo;
+    int rc;
+
+    /* Before any thread exists, so all inherit the mask and only the signalfd sees these. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    d->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->sig_fd < 0 || d->event_fd < 0) {
+        return tw_error_set(err, -errno, "signalfd/eventfd: %s", strerror(errno));
+    }
+
+    char version[160];
+    snprintf(version, sizeof(version), "(version=%s, revision=%s, build_type=%s)", TW_VERSION,
+             TW_REVISION, TW_BUILD_TYPE);
+    tw_log(TW_LOG_INFO, "daemon", "Starting tidewatch", "version", version, "config",
+           d->config_file != NULL ? d->config_file : "<default>", NULL);
+
+    rc = storage_lock(d, err);
+    if (rc != 0) {
+        return rc;
+    }
+    node_name_resolve(d->cfg, node, sizeof(node));
+    loop_options(d->cfg, node, &lo);
+    rc = tw_collect_loop_configure(d->loop, &lo, err);
+    if (rc != 0) {
+        return rc;
+    }
+    tw_http_server_t *srv = http_start(d, d->cfg, err);
+    if (srv == NULL) {
+        return err != NULL && err->code != 0 ? err->code : TW_EIO;
+    }
+    tw_error_t ferr;
+    tw_error_clear(&ferr);
+    tw_cgroup_pods_fetcher_t *f = fetcher_start(d, d->cfg, &ferr);
+    if (f == NULL && ferr.msg[0] != '\0') {
+        /* Pod metadata is an enrichment: run without it rather than not at all. */
+        tw_log(TW_LOG_ERROR, "daemon", "Cannot start the pod metadata fetcher", "err", ferr.msg,
+               NULL);
+    }
+    pthread_mutex_lock(&d->state_mu);
+    d->http = srv;
+    d->fetcher = f;
+    d->reload_ok = true;
+    d->reload_success_ms = tw_now_ms();
+    pthread_mutex_unlock(&d->state_mu);
+
+    rc = tw_collect_loop_start(d->loop, err);
+    if (rc != 0) {
+        return rc;
+    }
+    tw_log(TW_LOG_INFO, "daemon", "Completed loading of configuration file", "filename",
+           d->config_file != NULL ? d->config_file : "<default>", NULL);
+    tw_log(TW_LOG_INFO, "daemon", "Server is ready to receive web requests.", NULL);
+    return 0;
+}
+
+/* Applies a freshly loaded config. On success takes ownership of nc and sets *old_http to a
+ * server the caller must free after answering waiting requests. */
+static int reload_apply(tw_daemon_t *d, tw_config_t *nc, tw_http_server_t **old_http,
+                        tw_error_t *err)
+{
+    tw_config_t *oc = d->cfg;
+    bool ch_web = web_changed(oc, nc);
+    bool ch_collect = collect_changed(oc, nc);
+    bool ch_pods = ch_collect || pods_changed(oc, nc);
+    tw_http_server_t *srv = NULL;
+    tw_cgroup_pods_fetcher_t *old_f = NULL;
+    char node[256];
+    tw_collect_loop_options_t lo;
+    int rc = 0;
+
+    *old_http = NULL;
+    if (ch_web) {
+        srv = http_start(d, nc, err);
+        if (srv == NULL) {
+            return err != NULL && err->code != 0 ? err->code : TW_EIO;
+        }
+    }
+    if (ch_pods) {
+        /* The fetcher borrows the cgroup collector: stop it before the collector changes. */
+        pthread_mutex_lock(&d->state_mu);
+        old_f = d->fetcher;
+        d->fetcher = NULL;
+        pthread_mutex_unlock(&d->state_mu);
+        tw_cgroup_pods_fetcher_stop(old_f);
+    }
+    if (ch_collect) {
+        node_name_resolve(nc, node, sizeof(node));
+        loop_options(nc, node, &lo);
+        rc = tw_collect_loop_configure(d->loop, &lo, err);
+        if (rc != 0) {
+            tw_http_server_free(srv);
+            if (ch_pods) {
+                tw_cgroup_pods_fetcher_t *f = fetcher_start(d, oc, NULL);
+                pthread_mutex_lock(&d->state_mu);
+                d->fetcher = f;
+                pthread_mutex_unlock(&d->state_mu);
+            }
+            return rc;
+        }
+    }
+    /* From here on the new configuration is in effect. */
+    tw_cgroup_pods_fetcher_t *f = NULL;
+    if (ch_pods) {
+        f = fetcher_start(d, nc, err);
+        if (f == NULL && err != NULL && err->msg[0] != '\0') {
+            rc = err->code != 0 ? err->code : TW_EINVAL;
+        }
+    }
+    if (!str_eq(oc->storage.path, nc->storage.path)) {
+        tw_log(TW_LOG_WARN, "daemon", "storage.path changes take effect at the next start",
+               "current", oc->storage.path, "configured", nc->storage.path, NULL);
+    }
+    pthread_mutex_lock(&d->state_mu);
+    if (ch_pods) {
+        d->fetcher = f;
+    }
+    if (srv != NULL) {
+        *old_http = d->http;
+        d->http = srv;
+    }
+    pthread_mutex_unlock(&d->state_mu);
+    d->cfg = nc;
+    tw_config_free(oc);
+    return rc;
+}
+
+/* Loads and applies the configuration file, logs and records the outcome. *old_http: see
+ * reload_apply(). */
+static int reload(tw_daemon_t *d, tw_http_server_t **old_http, tw_error_t *err)
+{
+    tw_config_t *nc = NULL;
+    const char *name = d->config_file != NULL ? d->config_file : "<default>";
+    int rc;
+
+    *old_http = NULL;
+    tw_error_clear(err);
+    tw_log(TW_LOG_INFO, "daemon", "Loading configuration file", "filename", name, NULL);
+    rc = config_load(d, &nc, err);
+    if (rc == 0) {
+        rc = reload_apply(d, nc, old_http, err);
+    }
+    pthread_mutex_lock(&d->state_mu);
+    d->reload_ok = rc == 0;
+    if (rc == 0) {
+        d->reload_success_ms = tw_now_ms();
+    }
+    pthread_mutex_unlock(&d->state_mu);
+    if (rc != 0) {
+        char msg[sizeof(err->msg) + sizeof(err->file) + 32];
+        tw_error_format(err, msg, sizeof(msg));
+        tw_log(TW_LOG_ERROR, "daemon", "Error reloading config", "filename", name, "err", msg,
+               NULL);
+        return rc;
+    }
+    tw_log(TW_LOG_INFO, "daemon", "Completed loading of configuration file", "filename", name,
+           NULL);
+    return 0;
+}
+
+int tw_daemon_reload(tw_daemon_t *d, tw_error_t *err)
+{
+    tw_error_t local;
+    tw_http_server_t *old = NULL;
+    int rc = reload(d, &old, err != NULL ? err : &local);
+    tw_http_server_free(old);
+    return rc;
+}
+
+/* How long a replaced HTTP server keeps serving the responses in flight. */
+#define RETIRE_GRACE_MS 1000
+
+/* Answers every queued /-/reload request. */
+static void serve_reload_requests(tw_daemon_t *d)
+{
+    for (;;) {
+        pthread_mutex_lock(&d->state_mu);
+        reload_req_t *r = d->reqs;
+        if (r != NULL) {
+            d->reqs = r->next;
+        }
+        pthread_mutex_unlock(&d->state_mu);
+        if (r == NULL) {
+            return;
+        }
+        tw_http_server_t *old = NULL;
+        int rc = reload(d, &old, &r->err);
+        pthread_mutex_lock(&d->state_mu);
+        r->rc = rc;
+        r->done = true;
+        pthread_cond_broadcast(&d->state_cond);
+        pthread_mutex_unlock(&d->state_mu);
+        /* Stopping the old server now would cut off the answer to this very request: retire
+         * it after a grace period instead. */
+        if (old != NULL) {
+            tw_http_server_free(d->retiring);
+            d->retiring = old;
+            d->retire_at_ns = tw_mono_ns() + RETIRE_GRACE_MS * 1000000;
+        }
+    }
+}
+
+/* Fails every queued request (at shutdown). */
+static void fail_reload_requests(tw_daemon_t *d)
+{
+    pthread_mutex_lock(&d->state_mu);
+    d->running = false;
+    while (d->reqs != NULL) {
+        reload_req_t *r = d->reqs;
+        d->reqs = r->next;
+        r->rc = tw_error_set(&r->err, TW_ESTATE, "tidewatch is shutting down");
+        r->done = true;
+    }
+    pthread_cond_broadcast(&d->state_cond);
+    pthread_mutex_unlock(&d->state_mu);
+}
+
+int tw_daemon_run(tw_daemon_t *d, tw_error_t *err)
+{
+    int rc = 0;
+    if (d->sig_fd < 0 || d->event_fd < 0) {
+        return tw_error_set(err, TW_ESTATE, "tidewatch_daemon_run before start");
+    }
+    pthread_mutex_lock(&d->state_mu);
+    d->running = true;
+    pthread_mutex_unlock(&d->state_mu);
+    bool stop = __atomic_load_n(&d->shutdown, __ATOMIC_SEQ_CST);
+
+    while (!stop) {
+        struct pollfd pfd[2] = {{.fd = d->sig_fd, .events = POLLIN},
+                                {.fd = d->event_fd, .events = POLLIN}};
+        int timeout_ms = -1;
+        if (d->retiring != NULL) {
+            int64_t left_ns = d->retire_at_ns - tw_mono_ns();
+            timeout_ms = left_ns > 0 ? (int)(left_ns / 1000000) + 1 : 0;
+        }
+        int np = poll(pfd, 2, timeout_ms);
+        if (d->retiring != NULL && tw_mono_ns() >= d->retire_at_ns) {
+            tw_http_server_free(d->retiring);
+            d->retiring = NULL;
+        }
+        if (np < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            rc = tw_error_set(err, -errno, "poll: %s", strerror(errno));
+            break;
+        }
+        if (pfd[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(d->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    tw_error_t rerr;
+                    (void)tw_daemon_reload(d, &rerr); /* logged by reload() */
+                } else {
+                    tw_log(TW_LOG_WARN, "daemon",
+                           si.ssi_signo == SIGINT ? "Received SIGINT, exiting gracefully..."
+                                                  : "Received SIGTERM, exiting gracefully...",
+                           NULL);
+                    stop = true;
+                }
+            }
+        }
+        if (pfd[1].revents & POLLIN) {
+            uint64_t v;
+            if (read(d->event_fd, &v, sizeof(v)) < 0) {
+                /* EAGAIN: another wakeup consumed it; the queue below is what counts. */
+            }
+            serve_reload_requests(d);
+        }
+        stop = stop || __atomic_load_n(&d->shutdown, __ATOMIC_SEQ_CST);
+    }
+    fail_reload_requests(d);
+    return rc;
+}
+
+void tw_daemon_shutdown(tw_daemon_t *d)
+{
+    uint64_t one = 1;
+    /* No lock: this may run in a signal handler. The flag is read after the eventfd wakes the
+     * loop; a racing reader sees it on the next wakeup at the latest. */
+    __atomic_store_n(&d->shutdown, true, __ATOMIC_SEQ_CST);
+    if (d->event_fd >= 0 && write(d->event_fd, &one, sizeof(one)) < 0) {
+        /* Nothing to do: the counter is already non-zero. */
+    }
+}
+
+int tw_daemon_port(tw_daemon_t *d)
+{
+    pthread_mutex_lock(&d->state_mu);
+    int port = d->http != NULL ? tw_http_server_port(d->http) : 0;
+    pthread_mutex_unlock(&d->state_mu);
+    return port;
+}
+
+void tw_daemon_free(tw_daemon_t *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    fail_reload_requests(d);
+    pthread_mutex_lock(&d->state_mu);
+    tw_http_server_t *srv = d->http;
+    tw_cgroup_pods_fetcher_t *f = d->fetcher;
+    d->http = NULL;
+    d->fetcher = NULL;
+    pthread_mutex_unlock(&d->state_mu);
+    /* HTTP first so no request sees a half-stopped daemon; the loop last, as the fetcher
+     * borrows its cgroup collector. */
+    tw_http_server_free(d->retiring);
+    tw_http_server_free(srv);
+    tw_cgroup_pods_fetcher_stop(f);
+    tw_collect_loop_free(d->loop);
+    storage_unlock(d);
+    bool started = d->sig_fd >= 0;
+    if (d->sig_fd >= 0) {
+        close(d->sig_fd);
+    }
+    if (d->event_fd >= 0) {
+        close(d->event_fd);
+    }
+    /* The signals stay blocked: a late SIGTERM must not kill a process that is exiting
+     * cleanly. */
+    if (started) {
+        tw_log(TW_LOG_INFO, "daemon", "See you next time!", NULL);
+    }
+    tw_config_free(d->cfg);
+    free(d->lock_path);
+    free(d->config_file);
+    free(d->ovr_listen);
+    free(d->ovr_storage);
+    free(d->ovr_retention);
+    pthread_cond_destroy(&d->state_cond);
+    pthread_mutex_destroy(&d->state_mu);
+    free(d);
+}

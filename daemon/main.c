@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c - tidewatch's entry point: parses the command line, dispatches the subcommand and
+ * turns results into exit codes (0 success, 1 failure, 2 bad usage). The only place that
+ * exits.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "build_info.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "daemon/cli.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+
+/* promtool's style: "SUCCESS: F is valid" or "FAILED: file:line:col: msg" per file. */
+static int check_config(const tw_cli_t *cli)
+{
+    int status = TW_EXIT_OK;
+    for (size_t i = 0; i < cli->nfiles; i++) {
+        const char *file = cli->files[i];
+        tw_config_t *c = NULL;
+        tw_error_t err;
+        char msg[sizeof(err.msg) + sizeof(err.file) + 32];
+        printf("Checking %s\n", file);
+        if (tw_config_load_file(file, &c, &err) != 0) {
+            fprintf(stderr, "  FAILED: %s\n\n", tw_error_format(&err, msg, sizeof(msg)));
+            status = TW_EXIT_FAILURE;
+            continue;
+        }
+        printf("  SUCCESS: %s is valid\n\n", file);
+        tw_config_free(c);
+    }
+    return status;
+}
+
+static int run(const tw_cli_t *cli)
+{
+    tw_daemon_options_t o = {
+        .config_file = cli->config_file,
+        .overrides = {.listen_address = cli->listen_address,
+                      .storage_path = cli->storage_path,
+                      .retention_time = cli->retention_time},
+    };
+    tw_error_t err;
+    char msg[sizeof(err.msg) + sizeof(err.file) + 32];
+    int status = TW_EXIT_OK;
+
+    tw_error_clear(&err);
+    tw_log_setup(cli->log_level, cli->log_format);
+    tw_daemon_t *d = tw_daemon_new(&o, &err);
+    if (d == NULL) {
+        tw_log(TW_LOG_ERROR, "daemon", "Error loading config", "err",
+               tw_error_format(&err, msg, sizeof(msg)), NULL);
+        return TW_EXIT_FAILURE;
+    }
+    if (tw_daemon_start(d, &err) != 0 || tw_daemon_run(d, &err) != 0) {
+        tw_log(TW_LOG_ERROR, "daemon", "Fatal error", "err",
+               tw_error_format(&err, msg, sizeof(msg)), NULL);
+        status = TW_EXIT_FAILURE;
+    }
+    tw_daemon_free(d);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    tw_cli_t cli;
+    tw_error_t err;
+    int status;
+
+    if (tw_cli_parse(argc, argv, &cli, &err) != 0) {
+        fprintf(stderr, "tidewatch: error: %s\n\n%s", err.msg, tw_cli_usage());
+        exit(TW_EXIT_USAGE);
+    }
+    switch (cli.command) {
+    case TW_CLI_HELP:
+        fputs(tw_cli_usage(), stdout);
+        status = TW_EXIT_OK;
+        break;
+    case TW_CLI_VERSION:
+        printf("tidewatch, version %s (revision: %s)\n  build type: %s\n", TW_VERSION, TW_REVISION,
+               TW_BUILD_TYPE);
+        status = TW_EXIT_OK;
+        break;
+    case TW_CLI_CONFIG_DEFAULT:
+        fputs(tw_config_default_yaml(), stdout);
+        status = TW_EXIT_OK;
+        break;
+    case TW_CLI_CHECK_CONFIG:
+        status = check_config(&cli);
+        break;
+    case TW_CLI_RUN:
+    default:
+        status = run(&cli);
+        break;
+    }
+    if (fflush(stdout) != 0 && status == TW_EXIT_OK) {
+        status = TW_EXIT_FAILURE;
+    }
+    exit(status);
+}
