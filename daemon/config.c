@@ -714,6 +714,56 @@ static int walk_procfs(walk_t *w, const ynode_t *n, tw_config_t *c)
     return rc;
 }
 
+/*
+ * Replaces each ${VAR} in *s with the environment variable's value, so one DaemonSet manifest can
+ * name the node it runs on (pods_url: https://${NODE_IP}:10250/pods). An unset variable or an
+ * unterminated ${ is an error at n's position.
+ */
+static int expand_env(walk_t *w, const ynode_t *n, const char *key_path_s, char **s)
+{
+    if (strstr(*s, "${") == NULL) {
+        return 0;
+    }
+    tw_buf_t out;
+    tw_buf_init(&out, 64 * 1024);
+    int rc = 0;
+    const char *p = *s;
+    while (*p != '\0') {
+        if (p[0] != '$' || p[1] != '{') {
+            tw_buf_putc(&out, *p++);
+            continue;
+        }
+        const char *end = strchr(p + 2, '}');
+        if (end == NULL) {
+            rc = walk_error(w, n, "%s: unterminated ${ in %s", key_path_s, *s);
+            goto out;
+        }
+        char name[128];
+        size_t len = (size_t)(end - (p + 2));
+        if (len == 0 || len >= sizeof(name)) {
+            rc = walk_error(w, n, "%s: bad variable name in %s", key_path_s, *s);
+            goto out;
+        }
+        memcpy(name, p + 2, len);
+        name[len] = '\0';
+        const char *val = getenv(name);
+        if (val == NULL) {
+            rc = walk_error(w, n, "%s: environment variable %s is not set", key_path_s, name);
+            goto out;
+        }
+        if (tw_buf_puts(&out, val) != 0) {
+            rc = walk_error(w, n, "%s: expanded value too long", key_path_s);
+            goto out;
+        }
+        p = end + 1;
+    }
+    free(*s);
+    *s = tw_buf_steal(&out, NULL);
+out:
+    tw_buf_fini(&out);
+    return rc;
+}
+
 static int walk_kubernetes(walk_t *w, const ynode_t *n, tw_config_t *c)
 {
     static const char *const keys[] = {
@@ -724,6 +774,10 @@ static int walk_kubernetes(walk_t *w, const ynode_t *n, tw_config_t *c)
     int rc = walk_fields(w, n, sec, keys, 6, v);
     if (rc == 0) {
         rc = get_string(w, v[0], sec, keys[0], &c->collector.kubernetes.pods_url);
+    }
+    if (rc == 0 && v[0] != NULL) {
+        rc =
+            expand_env(w, v[0], "collector.kubernetes.pods_url", &c->collector.kubernetes.pods_url);
     }
     if (rc == 0) {
         rc = get_string(w, v[1], sec, keys[1], &c->collector.kubernetes.node_name);

@@ -184,6 +184,22 @@ static void test_load_file(void **state)
     assert_non_null(strstr(err.msg, path));
 }
 
+static void test_pods_url_env(void **state)
+{
+    (void)state;
+    setenv("TW_TEST_NODE_IP", "10.1.2.3", 1);
+    unsetenv("TW_TEST_UNSET");
+    tw_config_t *c = load_ok("collector:\n  kubernetes:\n"
+                             "    pods_url: https://${TW_TEST_NODE_IP}:10250/pods\n");
+    assert_string_equal(c->collector.kubernetes.pods_url, "https://10.1.2.3:10250/pods");
+    tw_config_free(c);
+    load_err("collector:\n  kubernetes:\n    pods_url: https://${TW_TEST_UNSET}/pods\n", TW_EINVAL,
+             "t.yml:3:15: collector.kubernetes.pods_url: environment variable TW_TEST_UNSET is "
+             "not set");
+    load_err("collector:\n  kubernetes:\n    pods_url: https://${NODE\n", TW_EINVAL,
+             "t.yml:3:15: collector.kubernetes.pods_url: unterminated ${ in https://${NODE");
+}
+
 static void test_error_unknown_key(void **state)
 {
     (void)state;
@@ -388,21 +404,14 @@ static void test_listen_address_check(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_key),
-        cmocka_unit_test(test_embedded_default),
-        cmocka_unit_test(test_load_file),
-        cmocka_unit_test(test_error_unknown_key),
-        cmocka_unit_test(test_error_unsupported_section),
-        cmocka_unit_test(test_error_wrong_type),
-        cmocka_unit_test(test_error_bad_duration),
-        cmocka_unit_test(test_error_bad_size),
-        cmocka_unit_test(test_error_duplicate_key),
-        cmocka_unit_test(test_error_yaml_syntax),
-        cmocka_unit_test(test_error_bad_listen_address),
-        cmocka_unit_test(test_aliases),
-        cmocka_unit_test(test_overrides),
-        cmocka_unit_test(test_bytes_parse),
-        cmocka_unit_test(test_listen_address_check),
+        cmocka_unit_test(test_every_key),         cmocka_unit_test(test_embedded_default),
+        cmocka_unit_test(test_load_file),         cmocka_unit_test(test_error_unknown_key),
+        cmocka_unit_test(test_pods_url_env),      cmocka_unit_test(test_error_unsupported_section),
+        cmocka_unit_test(test_error_wrong_type),  cmocka_unit_test(test_error_bad_duration),
+        cmocka_unit_test(test_error_bad_size),    cmocka_unit_test(test_error_duplicate_key),
+        cmocka_unit_test(test_error_yaml_syntax), cmocka_unit_test(test_error_bad_listen_address),
+        cmocka_unit_test(test_aliases),           cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_bytes_parse),       cmocka_unit_test(test_listen_address_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
