@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,32 +115,6 @@ int tw_buf_printf(tw_buf_t *b, const char *fmt, ...)
     int rc = tw_buf_vprintf(b, fmt, ap);
     va_end(ap);
     return rc;
-}
-
-int tw_buf_put_double(tw_buf_t *b, double v)
-{
-    if (isnan(v)) {
-        return tw_buf_append(b, "NaN", 3);
-    }
-    if (isinf(v)) {
-        return v > 0 ? tw_buf_append(b, "+Inf", 4) : tw_buf_append(b, "-Inf", 4);
-    }
-    char tmp[40];
-    /* Integral values in the exact range print without exponent or fraction, as Go's
-     * strconv.FormatFloat(v, 'g', -1, 64) does up to 1e21. */
-    if (v == (double)(long long)v && fabs(v) < 1e15) {
-        int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-        return tw_buf_append(b, tmp, (size_t)n);
-    }
-    /* Shortest representation that round-trips. */
-    for (int prec = 1; prec <= 17; prec++) {
-        int n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v) {
-            return tw_buf_append(b, tmp, (size_t)n);
-        }
-    }
-    int n = snprintf(tmp, sizeof(tmp), "%.17g", v);
-    return tw_buf_append(b, tmp, (size_t)n);
 }
 
 char *tw_buf_steal(tw_buf_t *b, size_t *len_out)

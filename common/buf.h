@@ -36,10 +36,6 @@ int tw_buf_putc(tw_buf_t *b, char c);
 /* Appends printf-style formatted text. TW_ELIMIT leaves the buffer unchanged. */
 int tw_buf_printf(tw_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int tw_buf_vprintf(tw_buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-/* Appends a double the way Prometheus' exposition formats print it: shortest round-trip
- * representation, "NaN", "+Inf", "-Inf". */
-int tw_buf_put_double(tw_buf_t *b, double v);
-
 /*
  * Hands the memory to the caller (who frees it with free()) and resets the buffer. *len_out
  * (may be NULL) receives the length. Returns an empty allocated string for an empty buffer.

@@ -28,6 +28,7 @@ typedef struct tw_http_server_options {
     unsigned threads;           /* pool size; 0: 4 */
     size_t max_body_bytes;      /* 0: 10 MiB */
     unsigned timeout_s;         /* idle connection timeout; 0: 30 s */
+    unsigned max_connections;   /* concurrent connections; more are refused; 0: no limit */
 } tw_http_server_options_t;
 
 /* The response a handler fills in. body starts empty with the server's limit removed. */
@@ -61,6 +62,9 @@ int tw_http_server_route(tw_http_server_t *srv, const char *method, const char *
 /* Binds and starts serving. Errors name the address (e.g. "listen 127.0.0.1:9475: Address
  * already in use"). */
 int tw_http_server_start(tw_http_server_t *srv, tw_error_t *err);
+
+/* Changes the request body limit for requests that start from now on. Thread-safe. */
+void tw_http_server_set_max_body_bytes(tw_http_server_t *srv, size_t max_body_bytes);
 
 /* The port actually bound (useful with port 0). 0 before start. */
 int tw_http_server_port(const tw_http_server_t *srv);

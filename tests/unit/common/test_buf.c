@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_buf.c - bounded buffers and Prometheus float formatting. */
+/* test_buf.c - bounded buffers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,31 +48,6 @@ static void test_printf_long(void **state)
     free(p);
 }
 
-static void check_double(double v, const char *want)
-{
-    tw_buf_t b;
-    tw_buf_init(&b, 0);
-    assert_int_equal(tw_buf_put_double(&b, v), 0);
-    assert_string_equal(b.data, want);
-    tw_buf_fini(&b);
-}
-
-static void test_double_formatting(void **state)
-{
-    (void)state;
-    check_double(0, "0");
-    check_double(1, "1");
-    check_double(-3, "-3");
-    check_double(0.1, "0.1");
-    check_double(1.5e-7, "1.5e-07");
-    check_double(123456789012, "123456789012");
-    check_double(1e300, "1e+300");
-    check_double(NAN, "NaN");
-    check_double(INFINITY, "+Inf");
-    check_double(-INFINITY, "-Inf");
-    check_double(0.30000000000000004, "0.30000000000000004");
-}
-
 static void test_read_file_limit(void **state)
 {
     (void)state;
@@ -114,7 +88,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limit_leaves_buffer_unchanged),
         cmocka_unit_test(test_printf_long),
-        cmocka_unit_test(test_double_formatting),
         cmocka_unit_test(test_read_file_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
