@@ -19,6 +19,9 @@ static const char usage[] =
     "  check config FILE...      check that configuration files are valid\n"
     "  config default            print the embedded default configuration\n"
     "  version                   show version information\n"
+    "  autoscaler calc FILE [--check]\n"
+    "                            run the HPA replica calculator and controller on a case file\n"
+    "                            (one JSON line per case; --check compares with expected)\n"
     "\n"
     "Flags:\n"
     "  -h, --help                show this help\n"
@@ -186,6 +189,29 @@ int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
             }
             if (!help && out->nfiles == 0) {
                 return tw_error_set(err, TW_EINVAL, "check config: needs at least one file");
+            }
+            break;
+        } else if (strcmp(arg, "autoscaler") == 0) {
+            if (i + 1 >= argc || strcmp(argv[i + 1], "calc") != 0) {
+                return tw_error_set(err, TW_EINVAL, "autoscaler: expected \"autoscaler calc\"");
+            }
+            out->command = TW_CLI_AUTOSCALER_CALC;
+            for (int k = i + 2; k < argc; k++) {
+                if (strcmp(argv[k], "--check") == 0) {
+                    out->calc_check = 1;
+                } else if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
+                    help = true;
+                } else if (argv[k][0] == '-' && argv[k][1] != '\0') {
+                    return tw_error_set(err, TW_EINVAL, "unknown flag %s for autoscaler calc",
+                                        argv[k]);
+                } else if (out->calc_file != NULL) {
+                    return tw_error_set(err, TW_EINVAL, "autoscaler calc: takes one file");
+                } else {
+                    out->calc_file = argv[k];
+                }
+            }
+            if (!help && out->calc_file == NULL) {
+                return tw_error_set(err, TW_EINVAL, "autoscaler calc: needs a case file");
             }
             break;
         } else {

@@ -7,6 +7,8 @@
  *   tidewatch check config FILE...   validate configuration files (promtool's output style)
  *   tidewatch config default         print the embedded default configuration
  *   tidewatch version                print version information
+ *   tidewatch autoscaler calc FILE [--check]
+ *                                    run the HPA calculator on a case file
  *
  * Flags take `--flag=value` or `--flag value`. Parsing is pure (no I/O, no exit): main.c decides
  * what to print and which exit code to use. Thread-safe.
@@ -32,6 +34,7 @@ typedef enum {
     TW_CLI_CONFIG_DEFAULT,
     TW_CLI_VERSION,
     TW_CLI_HELP,
+    TW_CLI_AUTOSCALER_CALC,
 } tw_cli_command_t;
 
 /* A parsed command line. Strings point into argv (borrowed: valid as long as argv). */
@@ -45,6 +48,8 @@ typedef struct tw_cli {
     tw_log_format_t log_format; /* --log.format; default logfmt */
     char *const *files;         /* check config: the files (points into argv) */
     size_t nfiles;
+    const char *calc_file; /* autoscaler calc: the case file */
+    int calc_check;        /* autoscaler calc --check */
 } tw_cli_t;
 
 /*

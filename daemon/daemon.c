@@ -164,12 +164,11 @@ static bool pods_changed(const tw_config_t *a, const tw_config_t *b)
            x->refresh_interval_ms != y->refresh_interval_ms;
 }
 
+/* Only a new address needs a new server (binding the same address twice would fail); the body
+ * limit changes live, and the connection settings wait for the next start. */
 static bool web_changed(const tw_config_t *a, const tw_config_t *b)
 {
-    return !str_eq(a->web.listen_address, b->web.listen_address) ||
-           a->web.max_connections != b->web.max_connections ||
-           a->web.read_timeout_ms != b->web.read_timeout_ms ||
-           a->web.max_request_body_bytes != b->web.max_request_body_bytes;
+    return !str_eq(a->web.listen_address, b->web.listen_address);
 }
 
 /* ---- the pieces -------------------------------------------------------------------------- */
@@ -236,6 +235,7 @@ static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c, tw_err
         .max_body_bytes = c->web.max_request_body_bytes,
         .timeout_s =
             (unsigned)(c->web.read_timeout_ms / 1000 > 0 ? c->web.read_timeout_ms / 1000 : 1),
+        .max_connections = (unsigned)c->web.max_connections,
     };
     tw_http_server_t *srv = tw_http_server_new(&o, err);
     if (srv == NULL) {
@@ -457,6 +457,13 @@ static int reload_apply(tw_daemon_t *d, tw_config_t *nc, tw_http_server_t **old_
     int rc = 0;
 
     *old_http = NULL;
+    if (!ch_web && (oc->web.read_timeout_ms != nc->web.read_timeout_ms ||
+                    oc->web.max_connections != nc->web.max_connections)) {
+        tw_log(TW_LOG_WARN, "daemon",
+               "web.read_timeout and web.max_connections changes take effect at the next start "
+               "or with a new listen_address",
+               NULL);
+    }
     if (ch_web) {
         srv = http_start(d, nc, err);
         if (srv == NULL) {
@@ -505,6 +512,8 @@ static int reload_apply(tw_daemon_t *d, tw_config_t *nc, tw_http_server_t **old_
     if (srv != NULL) {
         *old_http = d->http;
         d->http = srv;
+    } else if (d->http != NULL) {
+        tw_http_server_set_max_body_bytes(d->http, nc->web.max_request_body_bytes);
     }
     pthread_mutex_unlock(&d->state_mu);
     d->cfg = nc;

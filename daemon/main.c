@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "autoscaler/hpa/hpa.h"
 #include "build_info.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -33,6 +34,24 @@ static int check_config(const tw_cli_t *cli)
         tw_config_free(c);
     }
     return status;
+}
+
+/* Runs the HPA calculator over a case file; with --check, exit 1 when a case fails. */
+static int autoscaler_calc(const tw_cli_t *cli)
+{
+    tw_error_t err;
+    char msg[sizeof(err.msg) + sizeof(err.file) + 32];
+    tw_error_clear(&err);
+    int rc = tw_hpa_cases_run(cli->calc_file, cli->calc_check, stdout, &err);
+    if (rc == 0) {
+        return TW_EXIT_OK;
+    }
+    if (err.msg[0] != '\0') {
+        fflush(stdout);
+        fprintf(stderr, "tidewatch: autoscaler calc: %s\n",
+                tw_error_format(&err, msg, sizeof(msg)));
+    }
+    return TW_EXIT_FAILURE;
 }
 
 static int run(const tw_cli_t *cli)
@@ -90,6 +109,9 @@ int main(int argc, char **argv)
         break;
     case TW_CLI_CHECK_CONFIG:
         status = check_config(&cli);
+        break;
+    case TW_CLI_AUTOSCALER_CALC:
+        status = autoscaler_calc(&cli);
         break;
     case TW_CLI_RUN:
     default:

@@ -82,7 +82,7 @@ static void write_file(const char *path, const char *text)
 }
 
 /* A config for the fixture trees; procfs on or off, and an extra web line. */
-static void write_config(bool procfs, const char *extra_web)
+static void write_config(bool procfs, const char *listen, const char *extra_web)
 {
     char text[8 * P];
     snprintf(text, sizeof(text),
@@ -99,9 +99,9 @@ static void write_config(bool procfs, const char *extra_web)
              "storage:\n"
              "  path: %s/data\n"
              "web:\n"
-             "  listen_address: 127.0.0.1:0\n"
+             "  listen_address: %s\n"
              "%s",
-             cgroup_root, procfs ? "true" : "false", proc_root, sys_root, dir, extra_web);
+             cgroup_root, procfs ? "true" : "false", proc_root, sys_root, dir, listen, extra_web);
     write_file(cfg_path, text);
 }
 
@@ -246,7 +246,7 @@ static void test_daemon_lifecycle(void **state)
 {
     (void)state;
     char *log;
-    write_config(true, "");
+    write_config(true, "127.0.0.1:0", "");
     pid_t pid = spawn(log_path);
     daemon_pid = pid;
     int port = wait_port(log_path, 1);
@@ -327,8 +327,9 @@ static void test_daemon_lifecycle(void **state)
     assert_non_null(strstr(log, want));
     free(log);
 
-    /* A changed config via /-/reload: procfs off, and a web change that moves the server. */
-    write_config(false, "  read_timeout: 1m\n");
+    /* A changed config via /-/reload: procfs off, and a new listen address that moves the
+     * server (the answer to this very request still arrives from the old one). */
+    write_config(false, "localhost:0", "");
     r = http(port, "POST", "/-/reload", "");
     assert_int_equal(r.status, 200);
     resp_free(&r);
@@ -356,12 +357,16 @@ static void test_daemon_lifecycle(void **state)
     assert_non_null(strstr(log, "level=error component=daemon msg=\"Error reloading config\""));
     free(log);
 
-    /* SIGHUP with a good config: procfs back, same web settings so the port stays. */
-    write_config(true, "  read_timeout: 1m\n");
+    /* SIGHUP with a good config: procfs back, same address so the port stays; a changed body
+     * limit applies without a restart. */
+    write_config(true, "localhost:0", "  max_request_body_bytes: 4\n");
     assert_int_equal(kill(pid, SIGHUP), 0);
     body = metrics_until(port2, "node_load1 0.36", true);
     assert_true(has_line(body, "tidewatch_config_last_reload_successful 1"));
     free(body);
+    r = http(port2, "POST", "/-/reload", "Content-Length: 10\r\n");
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
 
     /* SIGTERM: clean exit within 5 s, lock released. */
     assert_int_equal(kill(pid, SIGTERM), 0);
@@ -382,7 +387,7 @@ static void test_check_config_and_version(void **state)
     (void)state;
     char out[P], cmd[8 * P];
     snprintf(out, sizeof(out), "%s/cmd.out", dir);
-    write_config(true, "");
+    write_config(true, "127.0.0.1:0", "");
     snprintf(cmd, sizeof(cmd), "'%s' check config '%s' >'%s' 2>&1", bin, cfg_path, out);
     assert_int_equal(WEXITSTATUS(system(cmd)), 0);
     char *text = read_all(out);
