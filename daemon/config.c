@@ -2,12 +2,8 @@
 /*
  * config.c - loading tidewatch.yml (see config.h).
  *
- * How it works: libyaml's event parser drives a small builder that turns the document into a
- * tree of nodes (scalar, mapping, sequence), each with the 1-based line and column where it
- * starts. Anchors are resolved by pointing an alias at the already-built node (no copies, so a
- * "billion laughs" document costs nothing; an alias to a node still being built is refused, so
- * the tree has no cycles). All nodes are kept in one list and freed together. The schema walk
- * then visits only the keys it knows: each mapping is checked key by key in document order
+ * The document is parsed into a node tree with positions by common/yaml_tree.h; the schema walk
+ * here visits only the keys it knows: each mapping is checked key by key in document order
  * (duplicate, unsupported section, unknown key), and each value is converted by a typed getter
  * that reports the node's position and what it expected. Absent keys and null values keep the
  * defaults, which live in config_set_defaults() and are restated by the embedded YAML document
@@ -25,12 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "common/buf.h"
 #include "common/labels.h"
 #include "common/mem.h"
 #include "common/timeutil.h"
+#include "common/yaml_tree.h"
 
 /* The embedded default: the values config_set_defaults() sets, as a user would write them. */
 static const char default_yaml[] =
@@ -75,482 +71,32 @@ const char *tw_config_default_yaml(void)
     return default_yaml;
 }
 
-/* ---- the node tree ---------------------------------------------------------------------- */
-
-typedef enum { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ } ynode_kind_t;
-
-typedef struct ynode {
-    ynode_kind_t kind;
-    int line;    /* 1-based */
-    int col;     /* 1-based */
-    char *value; /* scalar text, NUL-terminated (may contain NULs before len) */
-    size_t len;
-    bool plain;           /* a plain (unquoted) scalar: only these can be null, bool, int */
-    struct ynode **items; /* mapping: key, value, key, value...; sequence: the items */
-    size_t n;
-    size_t cap;
-} ynode_t;
-
-typedef struct anchor {
-    char *name;
-    ynode_t *node;
-} anchor_t;
-
-typedef struct ydoc {
-    ynode_t **all; /* every node, for freeing */
-    size_t nall, capall;
-    anchor_t *anchors;
-    size_t nanchors, capanchors;
-    ynode_t *root; /* NULL for an empty document */
-} ydoc_t;
-
-/* Nesting deeper than this is refused (the schema is 4 levels deep). */
-#define YAML_MAX_DEPTH 64
-
-static void ydoc_fini(ydoc_t *d)
+static int get_bytes(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *section,
+                     const char *key, uint64_t *out)
 {
-    for (size_t i = 0; i < d->nall; i++) {
-        free(d->all[i]->value);
-        free(d->all[i]->items);
-        free(d->all[i]);
+    const char *s = NULL;
+    char path[128], desc[96];
+    int rc = tw_yaml_get_scalar(w, n, section, key, "a byte size like 512MB", &s);
+    if (rc != 0 || s == NULL) {
+        return rc;
     }
-    free(d->all);
-    for (size_t i = 0; i < d->nanchors; i++) {
-        free(d->anchors[i].name);
+    if (tw_config_bytes_parse(s, out) != 0) {
+        return tw_yaml_error(w, n,
+                             "%s: invalid size %s (expected a number and a unit: B, KB, MB, GB, "
+                             "TB, PB, EB, e.g. 512MB)",
+                             tw_yaml_key_path(section, key, path, sizeof(path)),
+                             tw_yaml_describe(n, desc, sizeof(desc)));
     }
-    free(d->anchors);
-    memset(d, 0, sizeof(*d));
+    return 0;
 }
 
-static ynode_t *ydoc_node_new(ydoc_t *d, ynode_kind_t kind, const yaml_mark_t *mark)
-{
-    ynode_t *n = tw_xcalloc(1, sizeof(*n));
-    n->kind = kind;
-    n->line = (int)mark->line + 1;
-    n->col = (int)mark->column + 1;
-    tw_grow((void **)&d->all, &d->capall, d->nall + 1, sizeof(*d->all));
-    d->all[d->nall++] = n;
-    return n;
-}
-
-static void ynode_push(ynode_t *parent, ynode_t *child)
-{
-    tw_grow((void **)&parent->items, &parent->cap, parent->n + 1, sizeof(*parent->items));
-    parent->items[parent->n++] = child;
-}
-
-static void ydoc_anchor_add(ydoc_t *d, const char *name, ynode_t *n)
-{
-    if (name == NULL) {
-        return;
-    }
-    tw_grow((void **)&d->anchors, &d->capanchors, d->nanchors + 1, sizeof(*d->anchors));
-    d->anchors[d->nanchors].name = tw_xstrdup(name);
-    d->anchors[d->nanchors].node = n;
-    d->nanchors++;
-}
-
-static ynode_t *ydoc_anchor_find(const ydoc_t *d, const char *name)
-{
-    /* The latest definition wins, as YAML says an anchor may be redefined. */
-    for (size_t i = d->nanchors; i > 0; i--) {
-        if (strcmp(d->anchors[i - 1].name, name) == 0) {
-            return d->anchors[i - 1].node;
-        }
-    }
-    return NULL;
-}
-
-static int yaml_error(const yaml_parser_t *p, const char *file, tw_error_t *err)
-{
-    const char *problem = p->problem != NULL ? p->problem : "cannot parse the document";
-    int line = (int)p->problem_mark.line + 1;
-    int col = (int)p->problem_mark.column + 1;
-    if (p->context != NULL) {
-        return tw_error_set_at(err, TW_EPARSE, file, line, col,
-                               "invalid YAML: %s (%s at line %d, column %d)", problem, p->context,
-                               (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
-    }
-    return tw_error_set_at(err, TW_EPARSE, file, line, col, "invalid YAML: %s", problem);
-}
-
-/*
- * Builds d's tree from data. Open collections are kept on an explicit stack together with their
- * anchor names, which are registered only when the collection ends.
- */
-static int ydoc_parse(ydoc_t *d, const char *data, size_t len, const char *file, tw_error_t *err)
-{
-    yaml_parser_t p;
-    yaml_event_t ev;
-    ynode_t *stack[YAML_MAX_DEPTH];
-    char *stack_anchor[YAML_MAX_DEPTH];
-    size_t depth = 0;
-    int docs = 0;
-    int rc = 0;
-    bool done = false;
-
-    if (!yaml_parser_initialize(&p)) {
-        return tw_error_set(err, TW_EIO, "%s: cannot initialize the YAML parser", file);
-    }
-    yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
-    while (!done) {
-        if (!yaml_parser_parse(&p, &ev)) {
-            rc = yaml_error(&p, file, err);
-            goto out;
-        }
-        ynode_t *n = NULL;
-        const yaml_mark_t *m = &ev.start_mark;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (++docs > 1) {
-                rc = tw_error_set_at(err, TW_EPARSE, file, (int)m->line + 1, (int)m->column + 1,
-                                     "a second YAML document in one file (expected one)");
-            }
-            break;
-        case YAML_SCALAR_EVENT:
-            n = ydoc_node_new(d, YNODE_SCALAR, m);
-            n->value = tw_xmalloc(ev.data.scalar.length + 1);
-            memcpy(n->value, ev.data.scalar.value, ev.data.scalar.length);
-            n->value[ev.data.scalar.length] = '\0';
-            n->len = ev.data.scalar.length;
-            n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-            ydoc_anchor_add(d, (const char *)ev.data.scalar.anchor, n);
-            break;
-        case YAML_ALIAS_EVENT:
-            n = ydoc_anchor_find(d, (const char *)ev.data.alias.anchor);
-            if (n == NULL) {
-                rc = tw_error_set_at(err, TW_EPARSE, file, (int)m->line + 1, (int)m->column + 1,
-                                     "unknown anchor \"%s\" (an alias must follow a complete "
-                                     "anchored node)",
-                                     (const char *)ev.data.alias.anchor);
-            }
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT: {
-            if (depth == YAML_MAX_DEPTH) {
-                rc = tw_error_set_at(err, TW_EPARSE, file, (int)m->line + 1, (int)m->column + 1,
-                                     "nesting deeper than %d levels", YAML_MAX_DEPTH);
-                break;
-            }
-            bool is_map = ev.type == YAML_MAPPING_START_EVENT;
-            ynode_t *c = ydoc_node_new(d, is_map ? YNODE_MAP : YNODE_SEQ, m);
-            const yaml_char_t *anchor =
-                is_map ? ev.data.mapping_start.anchor : ev.data.sequence_start.anchor;
-            if (depth > 0) {
-                ynode_push(stack[depth - 1], c);
-            } else {
-                d->root = c;
-            }
-            stack_anchor[depth] = anchor != NULL ? tw_xstrdup((const char *)anchor) : NULL;
-            stack[depth++] = c;
-            break;
-        }
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            depth--;
-            ydoc_anchor_add(d, stack_anchor[depth], stack[depth]);
-            free(stack_anchor[depth]);
-            break;
-        default:
-            break;
-        }
-        if (rc == 0 && n != NULL) {
-            if (depth > 0) {
-                ynode_push(stack[depth - 1], n);
-            } else {
-                d->root = n;
-            }
-        }
-        yaml_event_delete(&ev);
-        if (rc != 0) {
-            goto out;
-        }
-    }
-out:
-    while (depth > 0) {
-        free(stack_anchor[--depth]);
-    }
-    yaml_parser_delete(&p);
-    return rc;
-}
-
-/* ---- schema walk helpers ------------------------------------------------------------------ */
-
-typedef struct walk {
-    const char *file;
-    tw_error_t *err;
-} walk_t;
-
-static int walk_error(walk_t *w, const ynode_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int walk_error(walk_t *w, const ynode_t *n, const char *fmt, ...)
-{
-    char msg[sizeof(w->err->msg)];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return tw_error_set_at(w->err, TW_EINVAL, w->file, n != NULL ? n->line : 0,
-                           n != NULL ? n->col : 0, "%s", msg);
-}
-
-static bool ynode_is_null(const ynode_t *n)
-{
-    if (n == NULL) {
-        return true;
-    }
-    if (n->kind != YNODE_SCALAR || !n->plain) {
-        return false;
-    }
-    return n->len == 0 || strcmp(n->value, "~") == 0 || strcmp(n->value, "null") == 0 ||
-           strcmp(n->value, "Null") == 0 || strcmp(n->value, "NULL") == 0;
-}
-
-/* Describes a node for "got ..." in messages: the quoted scalar (shortened) or its kind. */
-static const char *ynode_describe(const ynode_t *n, char *out, size_t outsz)
-{
-    if (n->kind == YNODE_MAP) {
-        snprintf(out, outsz, "a mapping");
-    } else if (n->kind == YNODE_SEQ) {
-        snprintf(out, outsz, "a sequence");
-    } else {
-        char shown[68];
-        size_t k = 0;
-        for (size_t i = 0; i < n->len && k < 64; i++) {
-            unsigned char ch = (unsigned char)n->value[i];
-            shown[k++] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
-        }
-        if (n->len > 64) {
-            shown[k++] = '.';
-            shown[k++] = '.';
-            shown[k++] = '.';
-        }
-        shown[k] = '\0';
-        snprintf(out, outsz, "\"%s\"", shown);
-    }
-    return out;
-}
-
-/* "collector.cgroup" + "root" -> "collector.cgroup.root" (section NULL: the top level). */
-static const char *key_path(const char *section, const char *key, char *out, size_t outsz)
-{
-    if (section == NULL) {
-        snprintf(out, outsz, "%s", key);
-    } else {
-        snprintf(out, outsz, "%s.%s", section, key);
-    }
-    return out;
-}
+/* ---- helpers kept here ---------------------------------------------------------------------- */
 
 /* Top-level sections that later versions implement; present, they are refused by name. */
 static const char *const unsupported_sections[] = {
     "scrape_configs", "rule_files",  "alerting", "remote_write", "remote_read",
     "query",          "autoscaling", "kafka",    "kubernetes",   NULL,
 };
-
-/*
- * Checks mapping n (the value of section; NULL section is the top level) against keys[0..nkeys)
- * in document order, and stores each known key's value node in vals (NULL when absent). A null
- * or absent n is an empty mapping.
- */
-static int walk_fields(walk_t *w, const ynode_t *n, const char *section, const char *const *keys,
-                       size_t nkeys, const ynode_t **vals)
-{
-    const ynode_t *key_nodes[16] = {0};
-    char desc[96];
-
-    for (size_t i = 0; i < nkeys; i++) {
-        vals[i] = NULL;
-    }
-    if (ynode_is_null(n)) {
-        return 0;
-    }
-    if (n->kind != YNODE_MAP) {
-        return walk_error(w, n, "%s: expected a mapping, got %s",
-                          section != NULL ? section : "configuration",
-                          ynode_describe(n, desc, sizeof(desc)));
-    }
-    for (size_t i = 0; i + 1 < n->n; i += 2) {
-        const ynode_t *k = n->items[i];
-        if (k->kind != YNODE_SCALAR) {
-            return walk_error(w, k, "expected a key name in %s, got %s",
-                              section != NULL ? section : "the top level",
-                              ynode_describe(k, desc, sizeof(desc)));
-        }
-        size_t j;
-        for (j = 0; j < nkeys; j++) {
-            if (strcmp(k->value, keys[j]) == 0) {
-                break;
-            }
-        }
-        if (j < nkeys) {
-            if (key_nodes[j] != NULL) {
-                return walk_error(w, k, "duplicate key \"%s\" in %s (first at line %d, column %d)",
-                                  keys[j], section != NULL ? section : "the top level",
-                                  key_nodes[j]->line, key_nodes[j]->col);
-            }
-            key_nodes[j] = k;
-            vals[j] = n->items[i + 1];
-            continue;
-        }
-        if (section == NULL) {
-            for (size_t u = 0; unsupported_sections[u] != NULL; u++) {
-                if (strcmp(k->value, unsupported_sections[u]) == 0) {
-                    return walk_error(w, k, "%s: not supported by this version of tidewatch",
-                                      unsupported_sections[u]);
-                }
-            }
-        }
-        char expected[512];
-        size_t off = 0;
-        expected[0] = '\0';
-        for (size_t e = 0; e < nkeys && off < sizeof(expected); e++) {
-            int wr = snprintf(expected + off, sizeof(expected) - off, "%s%s", e > 0 ? ", " : "",
-                              keys[e]);
-            off += wr > 0 ? (size_t)wr : 0;
-        }
-        return walk_error(w, k, "unknown key %s %s%s (expected one of %s)",
-                          ynode_describe(k, desc, sizeof(desc)), section != NULL ? "in " : "at ",
-                          section != NULL ? section : "the top level", expected);
-    }
-    return 0;
-}
-
-/* A scalar's text; refuses collections and embedded NULs. *out untouched for null. */
-static int get_scalar(walk_t *w, const ynode_t *n, const char *section, const char *key,
-                      const char *what, const char **out)
-{
-    char path[128], desc[96];
-    if (ynode_is_null(n)) {
-        return 0;
-    }
-    if (n->kind != YNODE_SCALAR) {
-        return walk_error(w, n, "%s: expected %s, got %s",
-                          key_path(section, key, path, sizeof(path)), what,
-                          ynode_describe(n, desc, sizeof(desc)));
-    }
-    if (strlen(n->value) != n->len) {
-        return walk_error(w, n, "%s: expected %s, got a string with a NUL byte",
-                          key_path(section, key, path, sizeof(path)), what);
-    }
-    *out = n->value;
-    return 0;
-}
-
-static int get_string(walk_t *w, const ynode_t *n, const char *section, const char *key, char **out)
-{
-    const char *s = NULL;
-    int rc = get_scalar(w, n, section, key, "a string", &s);
-    if (rc == 0 && s != NULL) {
-        free(*out);
-        *out = tw_xstrdup(s);
-    }
-    return rc;
-}
-
-static int get_bool(walk_t *w, const ynode_t *n, const char *section, const char *key, bool *out)
-{
-    const char *s = NULL;
-    char path[128], desc[96];
-    int rc = get_scalar(w, n, section, key, "a boolean (true or false)", &s);
-    if (rc != 0 || s == NULL) {
-        return rc;
-    }
-    if (n->plain && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0)) {
-        *out = true;
-        return 0;
-    }
-    if (n->plain &&
-        (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0)) {
-        *out = false;
-        return 0;
-    }
-    return walk_error(w, n, "%s: expected a boolean (true or false), got %s",
-                      key_path(section, key, path, sizeof(path)),
-                      ynode_describe(n, desc, sizeof(desc)));
-}
-
-/* A plain decimal integer in [min, max]. */
-static int get_uint(walk_t *w, const ynode_t *n, const char *section, const char *key, uint64_t min,
-                    uint64_t max, uint64_t *out)
-{
-    const char *s = NULL;
-    char path[128], desc[96];
-    int rc = get_scalar(w, n, section, key, "an integer", &s);
-    if (rc != 0 || s == NULL) {
-        return rc;
-    }
-    uint64_t v = 0;
-    bool ok = n->plain && *s != '\0';
-    for (const char *p = s; ok && *p != '\0'; p++) {
-        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10) {
-            ok = false;
-            break;
-        }
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (!ok) {
-        return walk_error(w, n, "%s: expected a non-negative integer, got %s",
-                          key_path(section, key, path, sizeof(path)),
-                          ynode_describe(n, desc, sizeof(desc)));
-    }
-    if (v < min || v > max) {
-        return walk_error(w, n, "%s: must be between %llu and %llu, got %llu",
-                          key_path(section, key, path, sizeof(path)), (unsigned long long)min,
-                          (unsigned long long)max, (unsigned long long)v);
-    }
-    *out = v;
-    return 0;
-}
-
-/* A Prometheus duration; positive unless allow_zero. */
-static int get_duration(walk_t *w, const ynode_t *n, const char *section, const char *key,
-                        bool allow_zero, int64_t *out)
-{
-    const char *s = NULL;
-    char path[128], desc[96];
-    int rc = get_scalar(w, n, section, key, "a duration like 10s or 1m30s", &s);
-    if (rc != 0 || s == NULL) {
-        return rc;
-    }
-    int64_t v = 0;
-    if (tw_duration_parse(s, &v) != 0) {
-        return walk_error(w, n,
-                          "%s: invalid duration %s (expected a number and a unit: ms, s, m, h, "
-                          "d, w, y, e.g. 10s or 1m30s)",
-                          key_path(section, key, path, sizeof(path)),
-                          ynode_describe(n, desc, sizeof(desc)));
-    }
-    if (v == 0 && !allow_zero) {
-        return walk_error(w, n, "%s: must be greater than 0s",
-                          key_path(section, key, path, sizeof(path)));
-    }
-    *out = v;
-    return 0;
-}
-
-static int get_bytes(walk_t *w, const ynode_t *n, const char *section, const char *key,
-                     uint64_t *out)
-{
-    const char *s = NULL;
-    char path[128], desc[96];
-    int rc = get_scalar(w, n, section, key, "a byte size like 512MB", &s);
-    if (rc != 0 || s == NULL) {
-        return rc;
-    }
-    if (tw_config_bytes_parse(s, out) != 0) {
-        return walk_error(w, n,
-                          "%s: invalid size %s (expected a number and a unit: B, KB, MB, GB, "
-                          "TB, PB, EB, e.g. 512MB)",
-                          key_path(section, key, path, sizeof(path)),
-                          ynode_describe(n, desc, sizeof(desc)));
-    }
-    return 0;
-}
 
 /* ---- sections ------------------------------------------------------------------------------ */
 
@@ -559,35 +105,35 @@ static int label_cmp(const void *a, const void *b)
     return strcmp(((const tw_config_label_t *)a)->name, ((const tw_config_label_t *)b)->name);
 }
 
-static int walk_external_labels(walk_t *w, const ynode_t *n, tw_config_t *c)
+static int walk_external_labels(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
     char desc[96];
-    if (ynode_is_null(n)) {
+    if (tw_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != YNODE_MAP) {
-        return walk_error(w, n,
-                          "global.external_labels: expected a mapping of label names to values, "
-                          "got %s",
-                          ynode_describe(n, desc, sizeof(desc)));
+    if (n->kind != TW_YAML_MAP) {
+        return tw_yaml_error(w, n,
+                             "global.external_labels: expected a mapping of label names to values, "
+                             "got %s",
+                             tw_yaml_describe(n, desc, sizeof(desc)));
     }
     size_t nl = n->n / 2;
     tw_config_label_t *labels = tw_xcalloc(nl > 0 ? nl : 1, sizeof(*labels));
     size_t count = 0;
     int rc = 0;
     for (size_t i = 0; i + 1 < n->n; i += 2) {
-        const ynode_t *k = n->items[i];
-        const ynode_t *v = n->items[i + 1];
+        const tw_yaml_node_t *k = n->items[i];
+        const tw_yaml_node_t *v = n->items[i + 1];
         const char *value = "";
-        if (k->kind != YNODE_SCALAR || strlen(k->value) != k->len ||
+        if (k->kind != TW_YAML_SCALAR || strlen(k->value) != k->len ||
             !tw_label_name_valid(k->value)) {
-            rc = walk_error(w, k,
-                            "global.external_labels: %s is not a valid label name (expected "
-                            "[a-zA-Z_][a-zA-Z0-9_]*)",
-                            ynode_describe(k, desc, sizeof(desc)));
+            rc = tw_yaml_error(w, k,
+                               "global.external_labels: %s is not a valid label name (expected "
+                               "[a-zA-Z_][a-zA-Z0-9_]*)",
+                               tw_yaml_describe(k, desc, sizeof(desc)));
             goto out;
         }
-        rc = get_scalar(w, v, "global.external_labels", k->value, "a string", &value);
+        rc = tw_yaml_get_scalar(w, v, "global.external_labels", k->value, "a string", &value);
         if (rc != 0) {
             goto out;
         }
@@ -599,7 +145,7 @@ static int walk_external_labels(walk_t *w, const ynode_t *n, tw_config_t *c)
     for (size_t i = 1; i < count; i++) {
         if (strcmp(labels[i - 1].name, labels[i].name) == 0) {
             /* Report the later occurrence in document order. */
-            const ynode_t *second = NULL;
+            const tw_yaml_node_t *second = NULL;
             for (size_t j = 0; j + 1 < n->n; j += 2) {
                 if (strcmp(n->items[j]->value, labels[i].name) != 0) {
                     continue;
@@ -607,10 +153,10 @@ static int walk_external_labels(walk_t *w, const ynode_t *n, tw_config_t *c)
                 if (second == NULL) {
                     second = n->items[j]; /* the first one, kept for the message */
                 } else {
-                    rc = walk_error(w, n->items[j],
-                                    "duplicate key \"%s\" in global.external_labels (first at "
-                                    "line %d, column %d)",
-                                    labels[i].name, second->line, second->col);
+                    rc = tw_yaml_error(w, n->items[j],
+                                       "duplicate key \"%s\" in global.external_labels (first at "
+                                       "line %d, column %d)",
+                                       labels[i].name, second->line, second->col);
                     goto out;
                 }
             }
@@ -630,85 +176,87 @@ out:
     return 0;
 }
 
-static int walk_global(walk_t *w, const ynode_t *n, tw_config_t *c)
+static int walk_global(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
     static const char *const keys[] = {"scrape_interval", "scrape_timeout", "evaluation_interval",
                                        "external_labels"};
-    const ynode_t *v[4];
-    int rc = walk_fields(w, n, "global", keys, 4, v);
+    const tw_yaml_node_t *v[4];
+    int rc = tw_yaml_fields(w, n, "global", keys, 4, v);
     if (rc == 0) {
-        rc = get_duration(w, v[0], "global", keys[0], false, &c->global.scrape_interval_ms);
+        rc = tw_yaml_get_duration(w, v[0], "global", keys[0], false, &c->global.scrape_interval_ms);
     }
     if (rc == 0) {
-        rc = get_duration(w, v[1], "global", keys[1], false, &c->global.scrape_timeout_ms);
+        rc = tw_yaml_get_duration(w, v[1], "global", keys[1], false, &c->global.scrape_timeout_ms);
     }
     if (rc == 0) {
-        rc = get_duration(w, v[2], "global", keys[2], false, &c->global.evaluation_interval_ms);
+        rc = tw_yaml_get_duration(w, v[2], "global", keys[2], false,
+                                  &c->global.evaluation_interval_ms);
     }
     if (rc == 0) {
         rc = walk_external_labels(w, v[3], c);
     }
     if (rc == 0 && c->global.scrape_timeout_ms > c->global.scrape_interval_ms) {
-        const ynode_t *at = v[1] != NULL ? v[1] : (v[0] != NULL ? v[0] : n);
+        const tw_yaml_node_t *at = v[1] != NULL ? v[1] : (v[0] != NULL ? v[0] : n);
         char a[32], b[32];
-        rc =
-            walk_error(w, at, "global.scrape_timeout: %s is greater than global.scrape_interval %s",
-                       tw_duration_format(c->global.scrape_timeout_ms, a, sizeof(a)),
-                       tw_duration_format(c->global.scrape_interval_ms, b, sizeof(b)));
+        rc = tw_yaml_error(w, at,
+                           "global.scrape_timeout: %s is greater than global.scrape_interval %s",
+                           tw_duration_format(c->global.scrape_timeout_ms, a, sizeof(a)),
+                           tw_duration_format(c->global.scrape_interval_ms, b, sizeof(b)));
     }
     return rc;
 }
 
-static int walk_cgroup(walk_t *w, const ynode_t *n, tw_config_t *c)
+static int walk_cgroup(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
     static const char *const keys[] = {"enabled", "root", "max_cgroups"};
     const char *sec = "collector.cgroup";
-    const ynode_t *v[3];
+    const tw_yaml_node_t *v[3];
     uint64_t max = c->collector.cgroup.max_cgroups;
-    int rc = walk_fields(w, n, sec, keys, 3, v);
+    int rc = tw_yaml_fields(w, n, sec, keys, 3, v);
     if (rc == 0) {
-        rc = get_bool(w, v[0], sec, keys[0], &c->collector.cgroup.enabled);
+        rc = tw_yaml_get_bool(w, v[0], sec, keys[0], &c->collector.cgroup.enabled);
     }
     if (rc == 0) {
-        rc = get_string(w, v[1], sec, keys[1], &c->collector.cgroup.root);
+        rc = tw_yaml_get_string(w, v[1], sec, keys[1], &c->collector.cgroup.root);
     }
     if (rc == 0) {
-        rc = get_uint(w, v[2], sec, keys[2], 1, 100000000, &max);
+        rc = tw_yaml_get_uint(w, v[2], sec, keys[2], 1, 100000000, &max);
         c->collector.cgroup.max_cgroups = (size_t)max;
     }
     if (rc == 0 && c->collector.cgroup.root[0] == '\0') {
-        rc = walk_error(w, v[1], "collector.cgroup.root: must not be empty");
+        rc = tw_yaml_error(w, v[1], "collector.cgroup.root: must not be empty");
     }
     return rc;
 }
 
-static int walk_procfs(walk_t *w, const ynode_t *n, tw_config_t *c)
+static int walk_procfs(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
     static const char *const keys[] = {"enabled", "proc_root", "sys_root", "rootfs",
                                        "statfs_timeout"};
     const char *sec = "collector.procfs";
-    const ynode_t *v[5];
-    int rc = walk_fields(w, n, sec, keys, 5, v);
+    const tw_yaml_node_t *v[5];
+    int rc = tw_yaml_fields(w, n, sec, keys, 5, v);
     if (rc == 0) {
-        rc = get_bool(w, v[0], sec, keys[0], &c->collector.procfs.enabled);
+        rc = tw_yaml_get_bool(w, v[0], sec, keys[0], &c->collector.procfs.enabled);
     }
     if (rc == 0) {
-        rc = get_string(w, v[1], sec, keys[1], &c->collector.procfs.proc_root);
+        rc = tw_yaml_get_string(w, v[1], sec, keys[1], &c->collector.procfs.proc_root);
     }
     if (rc == 0) {
-        rc = get_string(w, v[2], sec, keys[2], &c->collector.procfs.sys_root);
+        rc = tw_yaml_get_string(w, v[2], sec, keys[2], &c->collector.procfs.sys_root);
     }
     if (rc == 0) {
-        rc = get_string(w, v[3], sec, keys[3], &c->collector.procfs.rootfs);
+        rc = tw_yaml_get_string(w, v[3], sec, keys[3], &c->collector.procfs.rootfs);
     }
     if (rc == 0) {
-        rc = get_duration(w, v[4], sec, keys[4], false, &c->collector.procfs.statfs_timeout_ms);
+        rc = tw_yaml_get_duration(w, v[4], sec, keys[4], false,
+                                  &c->collector.procfs.statfs_timeout_ms);
     }
     char *paths[3] = {c->collector.procfs.proc_root, c->collector.procfs.sys_root,
                       c->collector.procfs.rootfs};
     for (int i = 0; rc == 0 && i < 3; i++) {
         if (paths[i][0] == '\0') {
-            rc = walk_error(w, v[i + 1], "%s.%s: must not be empty", sec, keys[i + 1]);
+            rc = tw_yaml_error(w, v[i + 1], "%s.%s: must not be empty", sec, keys[i + 1]);
         }
     }
     return rc;
@@ -719,7 +267,7 @@ static int walk_procfs(walk_t *w, const ynode_t *n, tw_config_t *c)
  * name the node it runs on (pods_url: https://${NODE_IP}:10250/pods). An unset variable or an
  * unterminated ${ is an error at n's position.
  */
-static int expand_env(walk_t *w, const ynode_t *n, const char *key_path_s, char **s)
+static int expand_env(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *key_path_s, char **s)
 {
     if (strstr(*s, "${") == NULL) {
         return 0;
@@ -735,24 +283,24 @@ static int expand_env(walk_t *w, const ynode_t *n, const char *key_path_s, char 
         }
         const char *end = strchr(p + 2, '}');
         if (end == NULL) {
-            rc = walk_error(w, n, "%s: unterminated ${ in %s", key_path_s, *s);
+            rc = tw_yaml_error(w, n, "%s: unterminated ${ in %s", key_path_s, *s);
             goto out;
         }
         char name[128];
         size_t len = (size_t)(end - (p + 2));
         if (len == 0 || len >= sizeof(name)) {
-            rc = walk_error(w, n, "%s: bad variable name in %s", key_path_s, *s);
+            rc = tw_yaml_error(w, n, "%s: bad variable name in %s", key_path_s, *s);
             goto out;
         }
         memcpy(name, p + 2, len);
         name[len] = '\0';
         const char *val = getenv(name);
         if (val == NULL) {
-            rc = walk_error(w, n, "%s: environment variable %s is not set", key_path_s, name);
+            rc = tw_yaml_error(w, n, "%s: environment variable %s is not set", key_path_s, name);
             goto out;
         }
         if (tw_buf_puts(&out, val) != 0) {
-            rc = walk_error(w, n, "%s: expanded value too long", key_path_s);
+            rc = tw_yaml_error(w, n, "%s: expanded value too long", key_path_s);
             goto out;
         }
         p = end + 1;
@@ -764,56 +312,57 @@ out:
     return rc;
 }
 
-static int walk_kubernetes(walk_t *w, const ynode_t *n, tw_config_t *c)
+static int walk_kubernetes(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
     static const char *const keys[] = {
         "pods_url",        "node_name", "bearer_token_file", "ca_file", "insecure_skip_verify",
         "refresh_interval"};
     const char *sec = "collector.kubernetes";
-    const ynode_t *v[6];
-    int rc = walk_fields(w, n, sec, keys, 6, v);
+    const tw_yaml_node_t *v[6];
+    int rc = tw_yaml_fields(w, n, sec, keys, 6, v);
     if (rc == 0) {
-        rc = get_string(w, v[0], sec, keys[0], &c->collector.kubernetes.pods_url);
+        rc = tw_yaml_get_string(w, v[0], sec, keys[0], &c->collector.kubernetes.pods_url);
     }
     if (rc == 0 && v[0] != NULL) {
         rc =
             expand_env(w, v[0], "collector.kubernetes.pods_url", &c->collector.kubernetes.pods_url);
     }
     if (rc == 0) {
-        rc = get_string(w, v[1], sec, keys[1], &c->collector.kubernetes.node_name);
+        rc = tw_yaml_get_string(w, v[1], sec, keys[1], &c->collector.kubernetes.node_name);
     }
     if (rc == 0) {
-        rc = get_string(w, v[2], sec, keys[2], &c->collector.kubernetes.bearer_token_file);
+        rc = tw_yaml_get_string(w, v[2], sec, keys[2], &c->collector.kubernetes.bearer_token_file);
     }
     if (rc == 0) {
-        rc = get_string(w, v[3], sec, keys[3], &c->collector.kubernetes.ca_file);
+        rc = tw_yaml_get_string(w, v[3], sec, keys[3], &c->collector.kubernetes.ca_file);
     }
     if (rc == 0) {
-        rc = get_bool(w, v[4], sec, keys[4], &c->collector.kubernetes.insecure_skip_verify);
+        rc = tw_yaml_get_bool(w, v[4], sec, keys[4], &c->collector.kubernetes.insecure_skip_verify);
     }
     if (rc == 0) {
-        rc = get_duration(w, v[5], sec, keys[5], false,
-                          &c->collector.kubernetes.refresh_interval_ms);
+        rc = tw_yaml_get_duration(w, v[5], sec, keys[5], false,
+                                  &c->collector.kubernetes.refresh_interval_ms);
     }
     const char *url = c->collector.kubernetes.pods_url;
     if (rc == 0 && url[0] != '\0' && strncmp(url, "http://", 7) != 0 &&
         strncmp(url, "https://", 8) != 0 && strncmp(url, "file://", 7) != 0) {
         char desc[96];
-        rc = walk_error(w, v[0],
-                        "collector.kubernetes.pods_url: expected an http://, https:// or file:// "
-                        "URL, got %s",
-                        ynode_describe(v[0], desc, sizeof(desc)));
+        rc =
+            tw_yaml_error(w, v[0],
+                          "collector.kubernetes.pods_url: expected an http://, https:// or file:// "
+                          "URL, got %s",
+                          tw_yaml_describe(v[0], desc, sizeof(desc)));
     }
     return rc;
 }
 
-static int walk_collector(walk_t *w, const ynode_t *n, tw_config_t *c)
+static int walk_collector(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
     static const char *const keys[] = {"interval", "cgroup", "procfs", "kubernetes"};
-    const ynode_t *v[4];
-    int rc = walk_fields(w, n, "collector", keys, 4, v);
+    const tw_yaml_node_t *v[4];
+    int rc = tw_yaml_fields(w, n, "collector", keys, 4, v);
     if (rc == 0) {
-        rc = get_duration(w, v[0], "collector", keys[0], false, &c->collector.interval_ms);
+        rc = tw_yaml_get_duration(w, v[0], "collector", keys[0], false, &c->collector.interval_ms);
     }
     if (rc == 0) {
         rc = walk_cgroup(w, v[1], c);
@@ -827,24 +376,24 @@ static int walk_collector(walk_t *w, const ynode_t *n, tw_config_t *c)
     return rc;
 }
 
-static int walk_storage(walk_t *w, const ynode_t *n, tw_config_t *c)
+static int walk_storage(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
     static const char *const keys[] = {"path", "retention"};
     static const char *const rkeys[] = {"time", "size"};
-    const ynode_t *v[2], *rv[2];
-    int rc = walk_fields(w, n, "storage", keys, 2, v);
+    const tw_yaml_node_t *v[2], *rv[2];
+    int rc = tw_yaml_fields(w, n, "storage", keys, 2, v);
     if (rc == 0) {
-        rc = get_string(w, v[0], "storage", keys[0], &c->storage.path);
+        rc = tw_yaml_get_string(w, v[0], "storage", keys[0], &c->storage.path);
     }
     if (rc == 0 && c->storage.path[0] == '\0') {
-        rc = walk_error(w, v[0], "storage.path: must not be empty");
+        rc = tw_yaml_error(w, v[0], "storage.path: must not be empty");
     }
     if (rc == 0) {
-        rc = walk_fields(w, v[1], "storage.retention", rkeys, 2, rv);
+        rc = tw_yaml_fields(w, v[1], "storage.retention", rkeys, 2, rv);
     }
     if (rc == 0) {
-        rc = get_duration(w, rv[0], "storage.retention", rkeys[0], true,
-                          &c->storage.retention_time_ms);
+        rc = tw_yaml_get_duration(w, rv[0], "storage.retention", rkeys[0], true,
+                                  &c->storage.retention_time_ms);
     }
     if (rc == 0) {
         rc = get_bytes(w, rv[1], "storage.retention", rkeys[1], &c->storage.retention_size_bytes);
@@ -852,32 +401,33 @@ static int walk_storage(walk_t *w, const ynode_t *n, tw_config_t *c)
     return rc;
 }
 
-static int walk_web(walk_t *w, const ynode_t *n, tw_config_t *c)
+static int walk_web(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
     static const char *const keys[] = {"listen_address", "max_connections", "read_timeout",
                                        "max_request_body_bytes"};
-    const ynode_t *v[4];
+    const tw_yaml_node_t *v[4];
     uint64_t conns = c->web.max_connections, body = c->web.max_request_body_bytes;
-    int rc = walk_fields(w, n, "web", keys, 4, v);
+    int rc = tw_yaml_fields(w, n, "web", keys, 4, v);
     if (rc == 0) {
-        rc = get_string(w, v[0], "web", keys[0], &c->web.listen_address);
+        rc = tw_yaml_get_string(w, v[0], "web", keys[0], &c->web.listen_address);
     }
     if (rc == 0 && tw_config_listen_address_check(c->web.listen_address) != 0) {
         char desc[96];
-        rc = walk_error(w, v[0],
-                        "web.listen_address: invalid address %s (expected host:port, [ipv6]:port "
-                        "or :port with a port from 0 to 65535, e.g. 127.0.0.1:9475)",
-                        ynode_describe(v[0], desc, sizeof(desc)));
+        rc =
+            tw_yaml_error(w, v[0],
+                          "web.listen_address: invalid address %s (expected host:port, [ipv6]:port "
+                          "or :port with a port from 0 to 65535, e.g. 127.0.0.1:9475)",
+                          tw_yaml_describe(v[0], desc, sizeof(desc)));
     }
     if (rc == 0) {
-        rc = get_uint(w, v[1], "web", keys[1], 1, 1000000, &conns);
+        rc = tw_yaml_get_uint(w, v[1], "web", keys[1], 1, 1000000, &conns);
         c->web.max_connections = (unsigned)conns;
     }
     if (rc == 0) {
-        rc = get_duration(w, v[2], "web", keys[2], false, &c->web.read_timeout_ms);
+        rc = tw_yaml_get_duration(w, v[2], "web", keys[2], false, &c->web.read_timeout_ms);
     }
     if (rc == 0) {
-        rc = get_uint(w, v[3], "web", keys[3], 1, (uint64_t)1 << 40, &body);
+        rc = tw_yaml_get_uint(w, v[3], "web", keys[3], 1, (uint64_t)1 << 40, &body);
         c->web.max_request_body_bytes = (size_t)body;
     }
     return rc;
@@ -919,20 +469,22 @@ int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config
 {
     static const char *const keys[] = {"global", "collector", "storage", "web"};
     tw_error_t local;
-    walk_t w = {.file = name != NULL ? name : "", .err = err != NULL ? err : &local};
-    ydoc_t doc = {0};
+    tw_yaml_walk_t w = {.file = name != NULL ? name : "",
+                        .err = err != NULL ? err : &local,
+                        .unsupported = unsupported_sections};
+    tw_yaml_doc_t *doc = NULL;
     tw_config_t *c = NULL;
-    const ynode_t *v[4];
+    const tw_yaml_node_t *v[4];
 
     tw_error_clear(w.err);
-    int rc = ydoc_parse(&doc, data, len, w.file, w.err);
+    int rc = tw_yaml_doc_parse(data, len, w.file, &doc, w.err);
     if (rc != 0) {
         goto out;
     }
     c = tw_xcalloc(1, sizeof(*c));
     config_set_defaults(c);
     c->source = tw_xstrdup(w.file);
-    rc = walk_fields(&w, doc.root, NULL, keys, 4, v);
+    rc = tw_yaml_fields(&w, tw_yaml_doc_root(doc), NULL, keys, 4, v);
     if (rc == 0) {
         rc = walk_global(&w, v[0], c);
     }
@@ -946,7 +498,7 @@ int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config
         rc = walk_web(&w, v[3], c);
     }
 out:
-    ydoc_fini(&doc);
+    tw_yaml_doc_free(doc);
     if (rc != 0) {
         tw_config_free(c);
         return rc;
