@@ -30,6 +30,12 @@ const char *tw_strerror(int code)
         return "I/O error";
     case TW_ESTATE:
         return "invalid state";
+    case TW_EOUTOFORDER:
+        return "out of order sample";
+    case TW_EDUPLICATE:
+        return "duplicate sample for timestamp";
+    case TW_ETOOOLD:
+        return "out of bounds";
     default:
         break;
     }

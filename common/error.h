@@ -27,6 +27,11 @@ enum {
     TW_ETRANSIENT = -10007, /* worth retrying later */
     TW_EIO = -10008,        /* I/O failed; the message says where */
     TW_ESTATE = -10009,     /* operation not valid in the object's current state */
+    /* Sample rejections, as Prometheus' storage.ErrOutOfOrderSample and friends. An identical
+     * resend (same timestamp and value) is not an error. */
+    TW_EOUTOFORDER = -10010, /* older than the series' newest sample and outside the OOO window */
+    TW_EDUPLICATE = -10011,  /* same timestamp as a stored sample, different value */
+    TW_ETOOOLD = -10012,     /* older than what the head accepts at all */
 };
 
 /*
