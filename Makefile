@@ -6,6 +6,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
+TEST_FUZZ_SECONDS ?= 5
 
 .PHONY: all deps build run test test-unit asan fuzz format format-check bench lint clean
 
@@ -22,11 +23,13 @@ build:
 run: deps build
 	./$(BUILD)/tidewatch run
 
-# Install, build, run every test; then the unit and fuzz-regress tests again under ASan+UBSan.
+# Install, build, run every test; then the unit and fuzz-regress tests again under ASan+UBSan,
+# and every libFuzzer target for a few seconds beyond its corpus.
 test: deps
 	$(MAKE) build CMAKE_FLAGS="-DTW_WERROR=ON $(CMAKE_FLAGS)"
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) asan
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 asan:
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DTW_SANITIZE=ON -DTW_WERROR=ON >/dev/null
@@ -41,7 +44,10 @@ fuzz: deps
 	@for f in $(BUILD_FUZZ)/tests/fuzz_*; do \
 	  n=$$(basename $$f); mkdir -p $(BUILD_FUZZ)/corpus/$$n; \
 	  echo "== $$n"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD_FUZZ)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
+	    -artifact_prefix=$(BUILD_FUZZ)/ $(BUILD_FUZZ)/corpus/$$n tests/fuzz/corpus/$$n 2>$(BUILD_FUZZ)/$$n.log \
+	    || { tail -40 $(BUILD_FUZZ)/$$n.log; exit 1; }; \
+	  tail -1 $(BUILD_FUZZ)/$$n.log; \
 	done
 
 format:
