@@ -23,13 +23,13 @@ build:
 run: deps build
 	./$(BUILD)/tidewatch run
 
-# Install, build, run every test; then the unit and fuzz-regress tests again under ASan+UBSan,
-# and every libFuzzer target for a few seconds beyond its corpus.
+# Install, build, run every test; run every libFuzzer target for a few seconds beyond its
+# corpus; then the unit and fuzz-regress tests again under ASan+UBSan.
 test: deps
 	$(MAKE) build CMAKE_FLAGS="-DTW_WERROR=ON $(CMAKE_FLAGS)"
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
-	$(MAKE) asan
 	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+	$(MAKE) asan
 
 asan:
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DTW_SANITIZE=ON -DTW_WERROR=ON >/dev/null
