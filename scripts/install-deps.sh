@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config git
   # libraries (DESIGN.md's chosen dependencies; zlib for gzip responses, already a libcurl dependency)
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libyaml-dev zlib1g-dev
+  # remote_write 1.0 receiver: protobuf-c (library + protoc-c code generator), snappy
+  libprotobuf-c-dev protobuf-c-compiler libsnappy-dev
   # tests: unit tests, fuzzing (clang + libFuzzer runtime), real peers, tools the scripts use
   libcmocka-dev clang libclang-rt-14-dev prometheus curl python3 procps util-linux
   # formatting and static checks
