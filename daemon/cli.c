@@ -17,6 +17,9 @@ static const char usage[] =
     "Commands:\n"
     "  run                       run the daemon (the default)\n"
     "  check config FILE...      check that configuration files are valid\n"
+    "  check metrics [--format text|openmetrics]\n"
+    "                            parse an exposition from stdin and print promtool's lint\n"
+    "                            findings (exit 0 when it parses, 1 when it does not)\n"
     "  config default            print the embedded default configuration\n"
     "  version                   show version information\n"
     "  autoscaler calc FILE [--check]\n"
@@ -162,6 +165,34 @@ int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
             out->command = TW_CLI_RUN;
         } else if (strcmp(arg, "version") == 0) {
             out->command = TW_CLI_VERSION;
+        } else if (strcmp(arg, "check") == 0 && i + 1 < argc &&
+                   strcmp(argv[i + 1], "metrics") == 0) {
+            out->command = TW_CLI_CHECK_METRICS;
+            for (int k = i + 2; k < argc; k++) {
+                const char *fmt = NULL;
+                if (strncmp(argv[k], "--format=", 9) == 0) {
+                    fmt = argv[k] + 9;
+                } else if (strcmp(argv[k], "--format") == 0 && k + 1 < argc) {
+                    fmt = argv[++k];
+                } else if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
+                    help = true;
+                    continue;
+                } else {
+                    return tw_error_set(err, TW_EINVAL, "check metrics: unexpected argument %s",
+                                        argv[k]);
+                }
+                if (strcmp(fmt, "text") == 0) {
+                    out->metrics_openmetrics = 0;
+                } else if (strcmp(fmt, "openmetrics") == 0) {
+                    out->metrics_openmetrics = 1;
+                } else {
+                    return tw_error_set(err, TW_EINVAL,
+                                        "check metrics: --format must be text or openmetrics, "
+                                        "got %s",
+                                        fmt);
+                }
+            }
+            break;
         } else if (strcmp(arg, "check") == 0 || strcmp(arg, "config") == 0) {
             bool check = arg[0] == 'c' && arg[1] == 'h';
             const char *want = check ? "config" : "default";

@@ -5,6 +5,8 @@
  *
  *   tidewatch [run] [flags]          run the daemon
  *   tidewatch check config FILE...   validate configuration files (promtool's output style)
+ *   tidewatch check metrics [--format text|openmetrics]
+ *                                    parse and lint an exposition read from stdin
  *   tidewatch config default         print the embedded default configuration
  *   tidewatch version                print version information
  *   tidewatch autoscaler calc FILE [--check]
@@ -35,6 +37,7 @@ typedef enum {
     TW_CLI_VERSION,
     TW_CLI_HELP,
     TW_CLI_AUTOSCALER_CALC,
+    TW_CLI_CHECK_METRICS,
 } tw_cli_command_t;
 
 /* A parsed command line. Strings point into argv (borrowed: valid as long as argv). */
@@ -48,8 +51,9 @@ typedef struct tw_cli {
     tw_log_format_t log_format; /* --log.format; default logfmt */
     char *const *files;         /* check config: the files (points into argv) */
     size_t nfiles;
-    const char *calc_file; /* autoscaler calc: the case file */
-    int calc_check;        /* autoscaler calc --check */
+    const char *calc_file;   /* autoscaler calc: the case file */
+    int calc_check;          /* autoscaler calc --check */
+    int metrics_openmetrics; /* check metrics --format openmetrics (default text) */
 } tw_cli_t;
 
 /*

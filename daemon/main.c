@@ -9,8 +9,11 @@
 
 #include "autoscaler/hpa/hpa.h"
 #include "build_info.h"
+#include "collector/expfmt/expfmt.h"
+#include "common/buf.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "daemon/cli.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -33,6 +36,35 @@ static int check_config(const tw_cli_t *cli)
         printf("  SUCCESS: %s is valid\n\n", file);
         tw_config_free(c);
     }
+    return status;
+}
+
+/* Reads an exposition from stdin (at most 256 MiB), prints lint findings; exit 1 when it does
+ * not parse. Unlike promtool (exit 3), findings alone are not a failure. */
+static int check_metrics(const tw_cli_t *cli)
+{
+    tw_buf_t in;
+    tw_error_t err;
+    char msg[sizeof(err.msg) + sizeof(err.file) + 32];
+    int status = TW_EXIT_OK;
+
+    tw_buf_init(&in, 256u * 1024 * 1024);
+    tw_error_clear(&err);
+    if (tw_buf_read_file(&in, "/dev/stdin", &err) != 0) {
+        fprintf(stderr, "error reading stdin: %s\n", tw_error_format(&err, msg, sizeof(msg)));
+        status = TW_EXIT_FAILURE;
+        goto out;
+    }
+    tw_expfmt_format_t fmt =
+        cli->metrics_openmetrics ? TW_EXPFMT_OPENMETRICS_1_0_0 : TW_EXPFMT_TEXT_0_0_4;
+    int rc = tw_expfmt_check_metrics(in.data != NULL ? in.data : "", in.len, fmt, stdout, &err);
+    if (rc < 0) {
+        tw_strlcpy(err.file, "<stdin>", sizeof(err.file));
+        fprintf(stderr, "error while linting: %s\n", tw_error_format(&err, msg, sizeof(msg)));
+        status = TW_EXIT_FAILURE;
+    }
+out:
+    tw_buf_fini(&in);
     return status;
 }
 
@@ -109,6 +141,9 @@ int main(int argc, char **argv)
         break;
     case TW_CLI_CHECK_CONFIG:
         status = check_config(&cli);
+        break;
+    case TW_CLI_CHECK_METRICS:
+        status = check_metrics(&cli);
         break;
     case TW_CLI_AUTOSCALER_CALC:
         status = autoscaler_calc(&cli);

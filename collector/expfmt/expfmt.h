@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -120,5 +121,14 @@ void tw_expfmt_parser_free(tw_expfmt_parser_t *p);
  * ("expected '=' after label name", "counter sample name must end with _total" ...).
  */
 int tw_expfmt_parser_next(tw_expfmt_parser_t *p, tw_expfmt_entry_t *out, tw_error_t *err);
+
+/*
+ * `tidewatch check metrics`: parses buf[0..len) in fmt (OpenMetrics strictly) and prints the
+ * lint findings of promtool's `check metrics` to out, one a line, as promtool prints them
+ * ("NAME message"). Returns the number of findings (0: clean), or TW_EPARSE (or TW_ELIMIT) with
+ * err naming line, column and the reason when the input does not parse.
+ */
+int tw_expfmt_check_metrics(const char *buf, size_t len, tw_expfmt_format_t fmt, FILE *out,
+                            tw_error_t *err);
 
 #endif

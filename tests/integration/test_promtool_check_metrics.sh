@@ -20,6 +20,8 @@
 # A name may hold `*` (a shell glob), for families named after kernel fields.
 # The list is read from the docs, so docs and test cannot drift. Each finding is printed with
 # whether it was allowed; an allow-list entry that no run needed is reported (not failed).
+# The OpenMetrics rendering of each run must pass `tidewatch check metrics --format openmetrics`
+# (our strict parser), with cAdvisor's counter without _total typed unknown.
 source "$(dirname "$0")/lib.sh"
 tw_init
 tw_require_bin
@@ -134,6 +136,25 @@ for run in "${runs[@]}"; do
     if [ "$proc" != - ]; then
         n=$(tw_metric_count "$out" node_cpu_seconds_total)
         [ "$n" -gt 0 ] || tw_fail "[$name] no node_cpu_seconds_total on proc root $proc"
+    fi
+
+    # The OpenMetrics rendering of the same collection must pass our strict OpenMetrics parser,
+    # and a cAdvisor counter without _total keeps its name, typed unknown.
+    om=$TW_TMP/metrics-$safe.om.txt
+    ctype=$(tw_scrape "$port" "$om" 'application/openmetrics-text;version=1.0.0')
+    case "$ctype" in
+    application/openmetrics-text*version=1.0.0*) ;;
+    *) tw_fail "[$name] OpenMetrics Accept answered with Content-Type '$ctype'" ;;
+    esac
+    if ! "$TW_BIN" check metrics --format openmetrics <"$om" >/dev/null 2>"$TW_TMP/om-$safe.err"; then
+        cat "$TW_TMP/om-$safe.err" >&2
+        tw_log "[$name] our strict OpenMetrics parser rejects our OpenMetrics output"
+        failures=$((failures + 1))
+    fi
+    if grep -q '^container_memory_failcnt{' "$om" &&
+        ! grep -qx '# TYPE container_memory_failcnt unknown' "$om"; then
+        tw_log "[$name] container_memory_failcnt is not typed unknown in OpenMetrics"
+        failures=$((failures + 1))
     fi
 
     promtool check metrics <"$out" >"$TW_TMP/lint-$safe.txt" 2>&1

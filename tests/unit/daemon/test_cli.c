@@ -78,6 +78,19 @@ static void test_subcommands(void **state)
     assert_int_equal(c.nfiles, 2);
     assert_string_equal(c.files[0], "a.yml");
     assert_string_equal(c.files[1], "b.yml");
+    char *cm[] = {"tidewatch", "check", "metrics", "--format", "openmetrics"};
+    assert_int_equal(tw_cli_parse(ARGC(cm), cm, &c, &err), 0);
+    assert_int_equal(c.command, TW_CLI_CHECK_METRICS);
+    assert_int_equal(c.metrics_openmetrics, 1);
+    char *cm2[] = {"tidewatch", "check", "metrics"};
+    assert_int_equal(tw_cli_parse(ARGC(cm2), cm2, &c, &err), 0);
+    assert_int_equal(c.command, TW_CLI_CHECK_METRICS);
+    assert_int_equal(c.metrics_openmetrics, 0);
+    char *ac[] = {"tidewatch", "autoscaler", "calc", "cases.json", "--check"};
+    assert_int_equal(tw_cli_parse(ARGC(ac), ac, &c, &err), 0);
+    assert_int_equal(c.command, TW_CLI_AUTOSCALER_CALC);
+    assert_string_equal(c.calc_file, "cases.json");
+    assert_int_equal(c.calc_check, 1);
     assert_non_null(strstr(tw_cli_usage(), "--storage.tsdb.retention.time"));
     assert_non_null(strstr(tw_cli_usage(), "check config FILE..."));
 }
@@ -115,6 +128,12 @@ static void test_errors(void **state)
     expect_error(ARGC(i), i, "unknown flag --strict for check config");
     char *j[] = {"tidewatch", "-x"};
     expect_error(ARGC(j), j, "unknown flag -x");
+    char *k[] = {"tidewatch", "check", "metrics", "--format=json"};
+    expect_error(ARGC(k), k, "check metrics: --format must be text or openmetrics, got json");
+    char *l[] = {"tidewatch", "autoscaler", "calc"};
+    expect_error(ARGC(l), l, "autoscaler calc: needs a case file");
+    char *m[] = {"tidewatch", "autoscaler", "simulate"};
+    expect_error(ARGC(m), m, "autoscaler: expected \"autoscaler calc\"");
 }
 
 int main(void)
