@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tsdb_postings.c - sorted series-id lists and the set operations selectors need. Pure.
+ *
+ * How it works: a postings list is a strictly increasing array of series ids, one per label pair
+ * (plus the list of all series). A selector is an AND of matchers; each matcher becomes the
+ * union of the lists of the values it accepts (or, for matchers that accept the empty value, a
+ * list to subtract). Intersection walks the shorter list and gallops (exponential then binary
+ * search) through the longer one, so `{__name__="x", pod="y"}` costs O(small * log big) rather
+ * than O(big). Union of k lists is a k-way merge through a small binary heap; subtraction is a
+ * linear merge.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/tsdb/tsdb_int.h"
+#include "common/mem.h"
+
+void tsdb_postings_fini(tsdb_postings_t *p)
+{
+    free(p->ids);
+    p->ids = NULL;
+    p->n = 0;
+    p->cap = 0;
+}
+
+void tsdb_postings_push(tsdb_postings_t *p, uint64_t id)
+{
+    tw_grow((void **)&p->ids, &p->cap, p->n + 1, sizeof(*p->ids));
+    p->ids[p->n++] = id;
+}
+
+/* Index of the first element >= id in ids[lo..n). */
+static size_t lower_bound(const uint64_t *ids, size_t lo, size_t n, uint64_t id)
+{
+    size_t hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] < id) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+void tsdb_postings_insert(tsdb_postings_t *p, uint64_t id)
+{
+    if (p->n == 0 || p->ids[p->n - 1] < id) {
+        tsdb_postings_push(p, id);
+        return;
+    }
+    size_t i = lower_bound(p->ids, 0, p->n, id);
+    if (i < p->n && p->ids[i] == id) {
+        return;
+    }
+    tw_grow((void **)&p->ids, &p->cap, p->n + 1, sizeof(*p->ids));
+    memmove(p->ids + i + 1, p->ids + i, (p->n - i) * sizeof(*p->ids));
+    p->ids[i] = id;
+    p->n++;
+}
+
+void tsdb_postings_remove(tsdb_postings_t *p, uint64_t id)
+{
+    size_t i = lower_bound(p->ids, 0, p->n, id);
+    if (i < p->n && p->ids[i] == id) {
+        memmove(p->ids + i, p->ids + i + 1, (p->n - i - 1) * sizeof(*p->ids));
+        p->n--;
+    }
+}
+
+/* First index >= id at or after lo, galloping from lo. */
+static size_t gallop(const uint64_t *ids, size_t lo, size_t n, uint64_t id)
+{
+    size_t step = 1, hi = lo;
+    while (hi < n && ids[hi] < id) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    return lower_bound(ids, lo, hi < n ? hi + 1 : n, id);
+}
+
+void tsdb_postings_intersect(const tsdb_postings_t *a, const tsdb_postings_t *b,
+                             tsdb_postings_t *out)
+{
+    out->n = 0;
+    if (a->n > b->n) {
+        const tsdb_postings_t *t = a;
+        a = b;
+        b = t;
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < a->n && j < b->n; i++) {
+        j = gallop(b->ids, j, b->n, a->ids[i]);
+        if (j < b->n && b->ids[j] == a->ids[i]) {
+            tsdb_postings_push(out, a->ids[i]);
+            j++;
+        }
+    }
+}
+
+void tsdb_postings_subtract(const tsdb_postings_t *a, const tsdb_postings_t *b,
+                            tsdb_postings_t *out)
+{
+    out->n = 0;
+    size_t j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        while (j < b->n && b->ids[j] < a->ids[i]) {
+            j++;
+        }
+        if (j < b->n && b->ids[j] == a->ids[i]) {
+            continue;
+        }
+        tsdb_postings_push(out, a->ids[i]);
+    }
+}
+
+typedef struct {
+    uint64_t id;
+    size_t list;
+    size_t pos;
+} heap_ent_t;
+
+static void sift_down(heap_ent_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l].id < h[m].id) {
+            m = l;
+        }
+        if (r < n && h[r].id < h[m].id) {
+            m = r;
+        }
+        if (m == i) {
+            return;
+        }
+        heap_ent_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+void tsdb_postings_union(const tsdb_postings_t *const *lists, size_t k, tsdb_postings_t *out)
+{
+    out->n = 0;
+    if (k == 1) {
+        for (size_t i = 0; i < lists[0]->n; i++) {
+            tsdb_postings_push(out, lists[0]->ids[i]);
+        }
+        return;
+    }
+    heap_ent_t *h = tw_xmalloc((k == 0 ? 1 : k) * sizeof(*h));
+    size_t n = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (lists[i]->n > 0) {
+            h[n++] = (heap_ent_t){lists[i]->ids[0], i, 0};
+        }
+    }
+    for (size_t i = n; i-- > 0;) {
+        sift_down(h, n, i);
+    }
+    while (n > 0) {
+        uint64_t id = h[0].id;
+        if (out->n == 0 || out->ids[out->n - 1] != id) {
+            tsdb_postings_push(out, id);
+        }
+        const tsdb_postings_t *l = lists[h[0].list];
+        if (++h[0].pos < l->n) {
+            h[0].id = l->ids[h[0].pos];
+        } else {
+            h[0] = h[--n];
+        }
+        sift_down(h, n, 0);
+    }
+    free(h);
+}

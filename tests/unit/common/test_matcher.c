@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_matcher.c - label matchers: the four operators, empty-value semantics, full anchoring,
+ * and the RE2 -> POSIX translation (what is translated, what is refused).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/matcher.h"
+
+static bool m1(tw_match_type_t t, const char *re, const char *v)
+{
+    tw_matcher_t m;
+    tw_error_t err;
+    if (tw_matcher_init(&m, t, "l", re, &err) != 0) {
+        fail_msg("init %s: %s", re, err.msg);
+    }
+    bool r = tw_matcher_matches(&m, v);
+    tw_matcher_fini(&m);
+    return r;
+}
+
+static void test_operators(void **state)
+{
+    (void)state;
+    assert_true(m1(TW_MATCH_EQ, "a", "a"));
+    assert_false(m1(TW_MATCH_EQ, "a", "ab"));
+    assert_true(m1(TW_MATCH_NEQ, "a", "b"));
+    assert_false(m1(TW_MATCH_NEQ, "a", "a"));
+    assert_true(m1(TW_MATCH_RE, "a.*", "abc"));
+    assert_false(m1(TW_MATCH_RE, "a.*", "ba")); /* anchored at the start */
+    assert_false(m1(TW_MATCH_RE, "b", "abc"));  /* and at the end */
+    assert_true(m1(TW_MATCH_RE, "foo|bar", "bar"));
+    assert_false(m1(TW_MATCH_RE, "foo|bar", "foobar"));
+    assert_true(m1(TW_MATCH_NRE, "foo|bar", "baz"));
+    assert_false(m1(TW_MATCH_NRE, "foo|bar", "foo"));
+    assert_true(m1(TW_MATCH_RE, "literal", "literal"));
+    assert_false(m1(TW_MATCH_RE, "literal", "literally"));
+    assert_true(m1(TW_MATCH_RE, ".+", "x"));
+    assert_false(m1(TW_MATCH_RE, ".+", ""));
+    assert_true(m1(TW_MATCH_RE, "a.b", "a\nb")); /* '.' matches a newline (Prometheus 3) */
+}
+
+static void test_empty_semantics(void **state)
+{
+    (void)state;
+    tw_matcher_t m;
+    assert_int_equal(tw_matcher_init(&m, TW_MATCH_EQ, "foo", "", NULL), 0);
+    assert_true(tw_matcher_matches_empty(&m));
+    tw_matcher_fini(&m);
+    assert_int_equal(tw_matcher_init(&m, TW_MATCH_NEQ, "foo", "", NULL), 0);
+    assert_false(tw_matcher_matches_empty(&m));
+    tw_matcher_fini(&m);
+    assert_int_equal(tw_matcher_init(&m, TW_MATCH_RE, "foo", ".*", NULL), 0);
+    assert_true(tw_matcher_matches_empty(&m));
+    tw_matcher_fini(&m);
+    assert_int_equal(tw_matcher_init(&m, TW_MATCH_NRE, "foo", ".+", NULL), 0);
+    assert_true(tw_matcher_matches_empty(&m));
+    tw_matcher_fini(&m);
+    assert_int_equal(tw_matcher_init(&m, TW_MATCH_NRE, "foo", "", NULL), 0);
+    assert_false(tw_matcher_matches_empty(&m));
+    tw_matcher_fini(&m);
+    assert_int_equal(tw_matcher_init(&m, TW_MATCH_RE, "foo", "a|", NULL), 0);
+    assert_true(tw_matcher_matches_empty(&m));
+    tw_matcher_fini(&m);
+}
+
+static void expect_translation(const char *re2, const char *posix, bool icase_want)
+{
+    tw_buf_t b;
+    bool icase;
+    tw_error_t err;
+    tw_buf_init(&b, 0);
+    if (tw_matcher_regex_translate(re2, &b, &icase, &err) != 0) {
+        fail_msg("%s: %s", re2, err.msg);
+    }
+    assert_string_equal(b.data, posix);
+    assert_int_equal(icase, icase_want);
+    tw_buf_fini(&b);
+}
+
+static void test_translation(void **state)
+{
+    (void)state;
+    expect_translation("a\\d+", "^(a[0-9]+)$", false);
+    expect_translation("\\w\\W\\D", "^([0-9A-Za-z_][^0-9A-Za-z_][^0-9])$", false);
+    expect_translation("\\s\\S", "^([\t\n\f\r ][^\t\n\f\r ])$", false);
+    expect_translation("(?:ab)+", "^((ab)+)$", false);
+    expect_translation("(?i)abc", "^(abc)$", true);
+    expect_translation("(?s:.*)", "^((.*))$", false);
+    expect_translation("a.*?b", "^(a.*b)$", false);
+    expect_translation("x{2,3}?", "^(x{2,3})$", false);
+    expect_translation("\\.\\-\\/", "^(\\.-/)$", false);
+    expect_translation("[\\d.]+", "^([.0-9]+)$", false);
+    expect_translation("[^\\]a-]", "^([^]a-])$", false);
+    expect_translation("a{b", "^(a\\{b)$", false);
+    expect_translation("\\x41\\t", "^(A\t)$", false);
+    expect_translation("(?P<name>x)", "^((x))$", false);
+}
+
+static void test_translated_matching(void **state)
+{
+    (void)state;
+    assert_true(m1(TW_MATCH_RE, "node-\\d+", "node-12"));
+    assert_false(m1(TW_MATCH_RE, "node-\\d+", "node-1a"));
+    assert_true(m1(TW_MATCH_RE, "(?i)ERROR|warn", "error"));
+    assert_true(m1(TW_MATCH_RE, "(?i)ERROR|warn", "WARN"));
+    assert_true(m1(TW_MATCH_RE, "[\\w-]+\\.example\\.com", "a-b.example.com"));
+    assert_false(m1(TW_MATCH_RE, "[\\w-]+\\.example\\.com", "a-bxexample.com"));
+    assert_true(m1(TW_MATCH_RE, "(?:10|192)\\.\\d+\\.\\d+\\.\\d+:\\d+", "10.0.0.1:9100"));
+    assert_true(m1(TW_MATCH_NRE, "kube-.*", "default"));
+    assert_true(m1(TW_MATCH_RE, "[]x]", "]"));
+    assert_true(m1(TW_MATCH_RE, "[\\^]", "^"));
+}
+
+static void test_refused(void **state)
+{
+    (void)state;
+    static const char *bad[] = {"\\bword\\b", "\\pL+",   "a(?i)b", "[\\D]",
+                                "(unclosed",  "\\Qx\\E", "a[",     "\\1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tw_matcher_t m;
+        tw_error_t err;
+        int rc = tw_matcher_init(&m, TW_MATCH_RE, "l", bad[i], &err);
+        assert_int_equal(rc, TW_EPARSE);
+        assert_non_null(strstr(err.msg, bad[i]));
+    }
+}
+
+static void test_format(void **state)
+{
+    (void)state;
+    tw_matcher_t m;
+    tw_buf_t b;
+    tw_buf_init(&b, 0);
+    assert_int_equal(tw_matcher_init(&m, TW_MATCH_NEQ, "job", "a\"b\\", NULL), 0);
+    tw_matcher_format(&m, &b);
+    assert_string_equal(b.data, "job!=\"a\\\"b\\\\\"");
+    tw_matcher_fini(&m);
+    tw_matcher_fini(&m);
+    tw_buf_fini(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_operators),   cmocka_unit_test(test_empty_semantics),
+        cmocka_unit_test(test_translation), cmocka_unit_test(test_translated_matching),
+        cmocka_unit_test(test_refused),     cmocka_unit_test(test_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
