@@ -87,4 +87,14 @@ int tw_matcher_regex_translate(const char *re2, tw_buf_t *out, bool *icase, tw_e
  */
 int tw_matcher_format(const tw_matcher_t *m, tw_buf_t *out);
 
+/*
+ * Parses a PromQL series selector (`up`, `up{job="x"}`, `{__name__=~"a.+", env!="dev",}`) into
+ * matchers: a leading metric name becomes __name__="name". Strings take double or single quotes
+ * with Go's escapes, or backquotes raw. At most max matchers; an empty `{}` with no name is an
+ * error, as in PromQL. Errors (TW_EPARSE) name the column. On success *n matchers in out[] are
+ * initialized (tw_matcher_fini each); on error none are.
+ */
+int tw_matchers_parse_selector(const char *s, tw_matcher_t *out, size_t max, size_t *n,
+                               tw_error_t *err);
+
 #endif

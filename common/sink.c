@@ -9,8 +9,11 @@
 #include "mem.h"
 
 int tw_sink_append_mset(const tw_sink_t *sink, const tw_mset_t *set, int64_t default_ts_ms,
-                        tw_error_t *err)
+                        size_t *rejected, tw_error_t *err)
 {
+    if (rejected != NULL) {
+        *rejected = 0;
+    }
     void *txn = NULL;
     int rc = sink->begin(sink->ctx, &txn);
     if (rc != 0) {
@@ -30,12 +33,24 @@ int tw_sink_append_mset(const tw_sink_t *sink, const tw_mset_t *set, int64_t def
             tw_grow((void **)&lbl, &lcap, m->nlabels + 1, sizeof(*lbl));
             lbl[0].name = TW_METRIC_NAME_LABEL;
             lbl[0].value = name.data;
-            if (m->nlabels > 0) {
-                memcpy(lbl + 1, m->labels, m->nlabels * sizeof(*lbl));
+            /* An empty value is the same as no label (Prometheus drops them on ingestion). */
+            size_t nl = 1;
+            for (size_t k = 0; k < m->nlabels; k++) {
+                if (m->labels[k].value[0] != '\0') {
+                    lbl[nl++] = m->labels[k];
+                }
             }
-            tw_labels_sort(lbl, m->nlabels + 1);
+            tw_labels_sort(lbl, nl);
             int64_t t = m->ts_ms == TW_NO_TIMESTAMP ? default_ts_ms : m->ts_ms;
-            rc = sink->append(txn, lbl, m->nlabels + 1, t, m->value, err);
+            rc = sink->append(txn, lbl, nl, t, m->value, err);
+            if (rc == TW_EOUTOFORDER || rc == TW_EDUPLICATE || rc == TW_ETOOOLD) {
+                if (rejected != NULL) {
+                    (*rejected)++;
+                }
+                tw_error_clear(err);
+                rc = 0;
+                continue;
+            }
             if (rc != 0) {
                 goto out;
             }

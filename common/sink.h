@@ -32,10 +32,13 @@ typedef struct tw_sink {
 
 /*
  * Appends every sample of set through sink in one transaction, adding __name__ (family name +
- * suffix) and sorting labels; samples without a timestamp get default_ts_ms. Rolls back and
- * returns the first error. The set is only read.
+ * suffix), dropping labels whose value is empty (as Prometheus does) and sorting labels; samples
+ * without a timestamp get default_ts_ms. A sample the sink refuses as out of order, duplicate or
+ * too old (TW_EOUTOFORDER, TW_EDUPLICATE, TW_ETOOOLD) is skipped and counted in *rejected (may be
+ * NULL), as a scrape skips it, so one bad sample does not lose the collection; any other error
+ * rolls back and is returned. The set is only read.
  */
 int tw_sink_append_mset(const tw_sink_t *sink, const tw_mset_t *set, int64_t default_ts_ms,
-                        tw_error_t *err);
+                        size_t *rejected, tw_error_t *err);
 
 #endif

@@ -7,6 +7,9 @@
 #include "cli.h"
 
 #include <stdbool.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -22,6 +25,11 @@ static const char usage[] =
     "                            findings (exit 0 when it parses, 1 when it does not)\n"
     "  config default            print the embedded default configuration\n"
     "  version                   show version information\n"
+    "  tsdb dump [DB_PATH] [--match=SELECTOR] [--min-time=T] [--max-time=T]\n"
+    "                            print the samples of a data dir no daemon holds, like\n"
+    "                            promtool tsdb dump (DB_PATH default data/, times in ms)\n"
+    "  tsdb analyze [DB_PATH] [--limit=N]\n"
+    "                            series and label cardinality, like promtool tsdb analyze\n"
     "  autoscaler calc FILE [--check]\n"
     "                            run the HPA replica calculator and controller on a case file\n"
     "                            (one JSON line per case; --check compares with expected)\n"
@@ -40,7 +48,9 @@ static const char usage[] =
     "                            default 15d)\n"
     "      --log.level=LEVEL     only log messages at this level or above: debug, info, warn,\n"
     "                            error (default info)\n"
-    "      --log.format=FORMAT   log format: logfmt, json (default logfmt)\n";
+    "      --log.format=FORMAT   log format: logfmt, json (default logfmt)\n"
+    "      --web.enable-remote-write-receiver\n"
+    "                            accept Prometheus remote_write on POST /api/v1/write\n";
 
 const char *tw_cli_usage(void)
 {
@@ -120,6 +130,10 @@ static int parse_flag(int argc, char *const *argv, int *i, tw_cli_t *out, bool *
         *version = true;
         return 0;
     }
+    if (strcmp(arg, "--web.enable-remote-write-receiver") == 0) {
+        out->enable_remote_write = 1;
+        return 0;
+    }
     const char *eq = strchr(arg, '=');
     size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
     for (size_t f = 0; f < sizeof(value_flags) / sizeof(value_flags[0]); f++) {
@@ -140,6 +154,83 @@ static int parse_flag(int argc, char *const *argv, int *i, tw_cli_t *out, bool *
     return tw_error_set(err, TW_EINVAL, "unknown flag %.*s", (int)name_len, arg);
 }
 
+/* A decimal int64 (promtool's --min-time/--max-time are milliseconds). */
+static int parse_int64(const char *flag, const char *v, int64_t *out, tw_error_t *err)
+{
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (v[0] == '\0' || *end != '\0' || errno != 0) {
+        return tw_error_set(err, TW_EINVAL,
+                            "flag %s: expected milliseconds since the epoch, got %s", flag, v);
+    }
+    *out = (int64_t)x;
+    return 0;
+}
+
+/* tsdb dump|analyze: argv[i] is the subcommand. */
+static int parse_tsdb(int argc, char *const *argv, int i, tw_cli_t *out, bool *help,
+                      tw_error_t *err)
+{
+    if (i >= argc || (strcmp(argv[i], "dump") != 0 && strcmp(argv[i], "analyze") != 0)) {
+        return tw_error_set(err, TW_EINVAL, "tsdb: expected \"tsdb dump\" or \"tsdb analyze\"");
+    }
+    bool dump = strcmp(argv[i], "dump") == 0;
+    out->command = dump ? TW_CLI_TSDB_DUMP : TW_CLI_TSDB_ANALYZE;
+    for (int k = i + 1; k < argc; k++) {
+        const char *a = argv[k];
+        const char *eq = strchr(a, '=');
+        size_t nl = eq != NULL ? (size_t)(eq - a) : strlen(a);
+        const char *v = eq != NULL ? eq + 1 : (k + 1 < argc ? argv[k + 1] : NULL);
+        bool consumed_next = eq == NULL;
+        int rc = 0;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            *help = true;
+            continue;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (out->db_path != NULL) {
+                return tw_error_set(err, TW_EINVAL, "tsdb: unexpected argument %s", a);
+            }
+            out->db_path = a;
+            continue;
+        }
+        bool known = true;
+        if (v == NULL) {
+            known = false;
+        } else if (dump && nl == 7 && strncmp(a, "--match", nl) == 0) {
+            out->match = v;
+        } else if (dump && nl == 10 && strncmp(a, "--min-time", nl) == 0) {
+            rc = parse_int64("--min-time", v, &out->min_time_ms, err);
+        } else if (dump && nl == 10 && strncmp(a, "--max-time", nl) == 0) {
+            rc = parse_int64("--max-time", v, &out->max_time_ms, err);
+        } else if (!dump && nl == 7 && strncmp(a, "--limit", nl) == 0) {
+            int64_t lim = 0;
+            rc = parse_int64("--limit", v, &lim, err);
+            if (rc == 0 && lim <= 0) {
+                rc = tw_error_set(err, TW_EINVAL, "flag --limit: must be positive");
+            }
+            out->limit = (size_t)lim;
+        } else {
+            known = false;
+        }
+        if (!known) {
+            return tw_error_set(err, TW_EINVAL, "unknown flag %.*s for tsdb %s", (int)nl, a,
+                                dump ? "dump" : "analyze");
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        if (consumed_next) {
+            k++;
+        }
+    }
+    if (out->db_path == NULL) {
+        out->db_path = "data/";
+    }
+    return 0;
+}
+
 int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
 {
     bool help = false, version = false, have_command = false;
@@ -147,6 +238,9 @@ int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
     out->command = TW_CLI_RUN;
     out->log_level = TW_LOG_INFO;
     out->log_format = TW_LOG_FMT_LOGFMT;
+    out->min_time_ms = INT64_MIN;
+    out->max_time_ms = INT64_MAX;
+    out->limit = 20;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -220,6 +314,12 @@ int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
             }
             if (!help && out->nfiles == 0) {
                 return tw_error_set(err, TW_EINVAL, "check config: needs at least one file");
+            }
+            break;
+        } else if (strcmp(arg, "tsdb") == 0) {
+            int rc = parse_tsdb(argc, argv, i + 1, out, &help, err);
+            if (rc != 0) {
+                return rc;
             }
             break;
         } else if (strcmp(arg, "autoscaler") == 0) {

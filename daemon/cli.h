@@ -9,6 +9,8 @@
  *                                    parse and lint an exposition read from stdin
  *   tidewatch config default         print the embedded default configuration
  *   tidewatch version                print version information
+ *   tidewatch tsdb dump [DB_PATH] [--match=SELECTOR] [--min-time=T] [--max-time=T]
+ *   tidewatch tsdb analyze [DB_PATH] [--limit=N]
  *   tidewatch autoscaler calc FILE [--check]
  *                                    run the HPA calculator on a case file
  *
@@ -19,6 +21,7 @@
 #define TW_DAEMON_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -38,6 +41,8 @@ typedef enum {
     TW_CLI_HELP,
     TW_CLI_AUTOSCALER_CALC,
     TW_CLI_CHECK_METRICS,
+    TW_CLI_TSDB_DUMP,
+    TW_CLI_TSDB_ANALYZE,
 } tw_cli_command_t;
 
 /* A parsed command line. Strings point into argv (borrowed: valid as long as argv). */
@@ -53,6 +58,12 @@ typedef struct tw_cli {
     size_t nfiles;
     const char *calc_file;   /* autoscaler calc: the case file */
     int calc_check;          /* autoscaler calc --check */
+    int enable_remote_write; /* --web.enable-remote-write-receiver */
+    const char *db_path;     /* tsdb dump|analyze: the data dir; default "data/" like promtool */
+    const char *match;       /* tsdb dump --match; NULL: every series */
+    int64_t min_time_ms;     /* tsdb dump --min-time; default INT64_MIN */
+    int64_t max_time_ms;     /* tsdb dump --max-time; default INT64_MAX */
+    size_t limit;            /* tsdb analyze --limit; default 20 */
     int metrics_openmetrics; /* check metrics --format openmetrics (default text) */
 } tw_cli_t;
 

@@ -25,6 +25,7 @@
 struct tw_collect_snapshot {
     atomic_int refs;
     tw_mset_t *sets[2];
+    int kinds[2]; /* COLL_* of each set */
     size_t nsets;
     int64_t t_ms;
 };
@@ -76,6 +77,8 @@ struct tw_collect_loop {
     tw_cgroup_collector_t *cg;
     tw_procfs_collector_t *pf;
     complainer_t complain[NCOLL];
+    complainer_t complain_sink;
+    const tw_sink_t *sink; /* borrowed; set before start */
     /* guarded by mu */
     int64_t interval_ms;
     tw_collect_snapshot_t *snap;
@@ -191,6 +194,39 @@ static void complain(complainer_t *c, const char *name, int rc, const tw_error_t
     }
 }
 
+/* Appends a published collection to storage. Runs on the loop's thread only. */
+static void store(tw_collect_loop_t *l, const tw_collect_snapshot_t *snap, int64_t now_ms)
+{
+    if (l->sink == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < snap->nsets; i++) {
+        int k = snap->kinds[i];
+        size_t rejected = 0;
+        tw_error_t err;
+        tw_error_clear(&err);
+        int rc = tw_sink_append_mset(l->sink, snap->sets[i], snap->t_ms, &rejected, &err);
+        pthread_mutex_lock(&l->mu);
+        l->stats[k].rejected += rejected;
+        l->stats[k].storage_failures += rc != 0 ? 1 : 0;
+        pthread_mutex_unlock(&l->mu);
+        if (rc != 0) {
+            char msg[600];
+            tw_error_format(&err, msg, sizeof(msg));
+            l->complain_sink.failing = true;
+            if (complain_should_log(&l->complain_sink, msg, now_ms)) {
+                tw_log(TW_LOG_ERROR, "collector", "Storing the collection failed", "collector",
+                       coll_names[k], "err", msg, NULL);
+            }
+        }
+    }
+}
+
+void tw_collect_loop_set_sink(tw_collect_loop_t *l, const tw_sink_t *sink)
+{
+    l->sink = sink;
+}
+
 int tw_collect_loop_run_once(tw_collect_loop_t *l, int64_t now_ms)
 {
     tw_collect_snapshot_t *snap = tw_xcalloc(1, sizeof(*snap));
@@ -233,6 +269,7 @@ int tw_collect_loop_run_once(tw_collect_loop_t *l, int64_t now_ms)
             st->last_success_ms = now_ms + (int64_t)(dur_s * 1000);
         }
         pthread_mutex_unlock(&l->mu);
+        snap->kinds[snap->nsets] = k;
         snap->sets[snap->nsets++] = set;
     }
     pthread_mutex_unlock(&l->collect_mu);
@@ -243,6 +280,7 @@ int tw_collect_loop_run_once(tw_collect_loop_t *l, int64_t now_ms)
     l->ready = true;
     pthread_mutex_unlock(&l->mu);
     tw_collect_snapshot_unref(old);
+    store(l, snap, now_ms);
     return result;
 }
 

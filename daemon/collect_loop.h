@@ -24,6 +24,7 @@
 #include "collector/procfs/procfs.h"
 #include "common/error.h"
 #include "common/metric_set.h"
+#include "common/sink.h"
 
 /* What to collect. Strings are copied by the collectors. */
 typedef struct tw_collect_loop_options {
@@ -60,6 +61,14 @@ tw_collect_loop_t *tw_collect_loop_new(void);
 int tw_collect_loop_configure(tw_collect_loop_t *l, const tw_collect_loop_options_t *o,
                               tw_error_t *err);
 
+/*
+ * Every collection is also appended through sink (borrowed; NULL: none) with the collection
+ * time as timestamp, after its snapshot is published. Samples the sink refuses as out of order
+ * or duplicate are skipped and counted; a failed commit is logged rate-limited and counted in
+ * tidewatch_collector_storage_failures_total. Call before start.
+ */
+void tw_collect_loop_set_sink(tw_collect_loop_t *l, const tw_sink_t *sink);
+
 /* Starts the thread. Returns 0 or -errno. */
 int tw_collect_loop_start(tw_collect_loop_t *l, tw_error_t *err);
 
@@ -85,9 +94,9 @@ bool tw_collect_loop_ready(tw_collect_loop_t *l);
 tw_cgroup_collector_t *tw_collect_loop_cgroup(tw_collect_loop_t *l);
 
 /*
- * Adds tidewatch_collector_duration_seconds, _collections_total, _errors_total and
- * _last_success_timestamp_seconds, labelled {collector="cgroup"|"procfs"}, to out. Counters
- * survive reconfiguration. Thread-safe.
+ * Adds tidewatch_collector_duration_seconds, _collections_total, _errors_total,
+ * _last_success_timestamp_seconds, _samples_rejected_total and _storage_failures_total, labelled
+ * {collector="cgroup"|"procfs"}, to out. Counters survive reconfiguration. Thread-safe.
  */
 void tw_collect_loop_collect_metrics(tw_collect_loop_t *l, tw_mset_t *out);
 

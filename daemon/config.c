@@ -26,6 +26,7 @@
 #include "common/labels.h"
 #include "common/mem.h"
 #include "common/timeutil.h"
+#include "collector/scrape/scrape.h"
 #include "common/yaml_tree.h"
 
 /* The embedded default: the values config_set_defaults() sets, as a user would write them. */
@@ -94,8 +95,8 @@ static int get_bytes(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *sec
 
 /* Top-level sections that later versions implement; present, they are refused by name. */
 static const char *const unsupported_sections[] = {
-    "scrape_configs", "rule_files",  "alerting", "remote_write", "remote_read",
-    "query",          "autoscaling", "kafka",    "kubernetes",   NULL,
+    "rule_files",  "alerting", "remote_write", "remote_read", "query",
+    "autoscaling", "kafka",    "kubernetes",   NULL,
 };
 
 /* ---- sections ------------------------------------------------------------------------------ */
@@ -464,17 +465,41 @@ static void config_set_defaults(tw_config_t *c)
     c->web.max_request_body_bytes = 10485760;
 }
 
+/* scrape_configs: parsed by collector/scrape with global's defaults; relative paths in it
+ * (file_sd files, password files) resolve against the config file's directory. */
+static int walk_scrape_configs(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
+{
+    tw_scrape_global_t g = {.scrape_interval_ms = c->global.scrape_interval_ms,
+                            .scrape_timeout_ms = c->global.scrape_timeout_ms};
+    char dir[4096];
+    const char *slash = strrchr(c->source, '/');
+    if (slash == NULL) {
+        tw_strlcpy(dir, ".", sizeof(dir));
+    } else {
+        size_t len = (size_t)(slash - c->source);
+        if (len == 0) {
+            len = 1; /* "/x.yml" */
+        }
+        if (len >= sizeof(dir)) {
+            return tw_yaml_error(w, n, "config file path too long");
+        }
+        memcpy(dir, c->source, len);
+        dir[len] = '\0';
+    }
+    return tw_scrape_configs_parse(w, n, &g, dir, &c->scrape_configs, &c->n_scrape_configs);
+}
+
 int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config_t **out,
                        tw_error_t *err)
 {
-    static const char *const keys[] = {"global", "collector", "storage", "web"};
+    static const char *const keys[] = {"global", "collector", "storage", "web", "scrape_configs"};
     tw_error_t local;
     tw_yaml_walk_t w = {.file = name != NULL ? name : "",
                         .err = err != NULL ? err : &local,
                         .unsupported = unsupported_sections};
     tw_yaml_doc_t *doc = NULL;
     tw_config_t *c = NULL;
-    const tw_yaml_node_t *v[4];
+    const tw_yaml_node_t *v[5];
 
     tw_error_clear(w.err);
     int rc = tw_yaml_doc_parse(data, len, w.file, &doc, w.err);
@@ -484,7 +509,7 @@ int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config
     c = tw_xcalloc(1, sizeof(*c));
     config_set_defaults(c);
     c->source = tw_xstrdup(w.file);
-    rc = tw_yaml_fields(&w, tw_yaml_doc_root(doc), NULL, keys, 4, v);
+    rc = tw_yaml_fields(&w, tw_yaml_doc_root(doc), NULL, keys, 5, v);
     if (rc == 0) {
         rc = walk_global(&w, v[0], c);
     }
@@ -496,6 +521,9 @@ int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config
     }
     if (rc == 0) {
         rc = walk_web(&w, v[3], c);
+    }
+    if (rc == 0) {
+        rc = walk_scrape_configs(&w, v[4], c);
     }
 out:
     tw_yaml_doc_free(doc);
@@ -567,6 +595,7 @@ void tw_config_free(tw_config_t *c)
         return;
     }
     free(c->source);
+    tw_scrape_configs_free(c->scrape_configs, c->n_scrape_configs);
     for (size_t i = 0; i < c->global.n_external_labels; i++) {
         free(c->global.external_labels[i].name);
         free(c->global.external_labels[i].value);

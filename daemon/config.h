@@ -40,12 +40,17 @@ typedef struct tw_config {
     char *source; /* the file it was read from, or "<default>" for the embedded default */
 
     struct {
-        int64_t scrape_interval_ms;         /* default 1m; used by the scraper of a later version */
+        int64_t scrape_interval_ms;         /* default 1m */
         int64_t scrape_timeout_ms;          /* default 10s; at most scrape_interval */
         int64_t evaluation_interval_ms;     /* default 1m */
         tw_config_label_t *external_labels; /* sorted by name; names are valid label names */
         size_t n_external_labels;
     } global;
+
+    /* scrape_configs, parsed by collector/scrape (each holds one reference, released by
+     * tw_config_free()). */
+    struct tw_scrape_config **scrape_configs;
+    size_t n_scrape_configs;
 
     struct {
         int64_t interval_ms; /* how often cgroups and /proc are read; default 10s, > 0 */

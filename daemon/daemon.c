@@ -31,6 +31,9 @@
 
 #include "build_info.h"
 #include "collect_loop.h"
+#include "collector/remote/remote.h"
+#include "collector/scrape/scrape.h"
+#include "collector/tsdb/tsdb.h"
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -57,16 +60,22 @@ struct tw_daemon {
     int event_fd; /* wakes the main loop: reload requests, shutdown */
 
     tw_collect_loop_t *loop;
+    tw_tsdb_t *tsdb;             /* open while the daemon runs */
+    tw_sink_t sink;              /* tsdb's sample sink, shared by every source */
+    tw_scrape_manager_t *scrape; /* created at start */
+    bool rw_enabled;             /* --web.enable-remote-write-receiver */
     tw_web_ops_t ops;
     /* A server replaced by a reload, stopped after a grace period so the answer to the
      * /-/reload that replaced it is delivered (main thread only). */
     tw_http_server_t *retiring;
+    tw_remote_write_handler_t *rw_retiring; /* registered on `retiring` */
     int64_t retire_at_ns;
 
     pthread_mutex_t state_mu;
     pthread_cond_t state_cond;
     /* guarded by state_mu */
     tw_http_server_t *http;
+    tw_remote_write_handler_t *rw; /* registered on `http`, NULL when disabled */
     tw_cgroup_pods_fetcher_t *fetcher;
     bool reload_ok;
     int64_t reload_success_ms;
@@ -192,6 +201,9 @@ static void op_self_metrics(void *ctx, tw_mset_t *out)
     pthread_mutex_lock(&d->state_mu);
     src.http = d->http;
     src.pods_fetcher = d->fetcher;
+    src.tsdb = d->tsdb;
+    src.scrape = d->scrape;
+    src.remote_write = d->rw;
     src.reload_ok = d->reload_ok;
     src.reload_success_ms = d->reload_success_ms;
     tw_selfmetrics_collect(&src, out);
@@ -227,8 +239,12 @@ static int op_reload(void *ctx, tw_error_t *err)
     return rc;
 }
 
-static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c, tw_error_t *err)
+/* Starts a server on c's address with every route; *rw receives the remote_write handler
+ * registered on it (NULL when the receiver is off), to be freed after the server. */
+static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c,
+                                    tw_remote_write_handler_t **rw, tw_error_t *err)
 {
+    *rw = NULL;
     tw_http_server_options_t o = {
         .listen_address = c->web.listen_address,
         .threads = 4,
@@ -241,12 +257,18 @@ static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c, tw_err
     if (srv == NULL) {
         return NULL;
     }
-    if (tw_web_routes_register(srv, &d->ops) != 0 || tw_http_server_start(srv, err) != 0) {
+    tw_remote_write_options_t rwo = {.path = NULL};
+    rwo.limits.max_body_bytes = c->web.max_request_body_bytes;
+    if (tw_web_routes_register(srv, &d->ops) != 0 ||
+        (d->rw_enabled && tw_remote_write_handler_register(srv, &rwo, &d->sink, rw) != 0) ||
+        tw_http_server_start(srv, err) != 0) {
         if (err != NULL && err->msg[0] == '\0') {
             tw_error_set(err, TW_EINVAL, "cannot start the web server on %s",
                          c->web.listen_address);
         }
         tw_http_server_free(srv);
+        tw_remote_write_handler_free(*rw);
+        *rw = NULL;
         return NULL;
     }
     char port[16];
@@ -346,6 +368,64 @@ static void storage_unlock(tw_daemon_t *d)
     }
 }
 
+/* Opens the TSDB in the locked storage directory (replaying its WAL) and logs what the replay
+ * had to skip. */
+static int storage_open(tw_daemon_t *d, tw_error_t *err)
+{
+    tw_tsdb_options_t o;
+    tw_tsdb_options_default(&o);
+    o.path = d->cfg->storage.path;
+    int64_t t0 = tw_mono_ns();
+    int rc = tw_tsdb_open(&o, &d->tsdb, err);
+    if (rc != 0) {
+        return rc;
+    }
+    d->sink = tw_tsdb_sink(d->tsdb);
+    char took[32];
+    snprintf(took, sizeof(took), "%.3fs", (double)(tw_mono_ns() - t0) / 1e9);
+    const tw_tsdb_replay_report_t *rep = tw_tsdb_replay_report(d->tsdb);
+    if (rep->message[0] != '\0') {
+        /* The WAL is damaged: say exactly what replay skipped, once, at start. */
+        tw_log(TW_LOG_WARN, "tsdb", "WAL replay skipped damaged data", "report", rep->message,
+               NULL);
+    }
+    char series[32], samples[32];
+    snprintf(series, sizeof(series), "%llu", (unsigned long long)rep->series);
+    snprintf(samples, sizeof(samples), "%llu", (unsigned long long)rep->samples);
+    tw_log(TW_LOG_INFO, "tsdb", "TSDB started", "path", d->cfg->storage.path, "duration", took,
+           "replayed_series", series, "replayed_samples", samples, NULL);
+    return 0;
+}
+
+/* The jitter seed Prometheus uses: hostname plus external labels. */
+static void jitter_seed(const tw_config_t *c, char *out, size_t outsz)
+{
+    size_t off = 0;
+    if (gethostname(out, outsz) != 0) {
+        out[0] = '\0';
+    }
+    out[outsz - 1] = '\0';
+    off = strlen(out);
+    for (size_t i = 0; i < c->global.n_external_labels && off < outsz; i++) {
+        int n = snprintf(out + off, outsz - off, ",%s=%s", c->global.external_labels[i].name,
+                         c->global.external_labels[i].value);
+        off += n > 0 ? (size_t)n : 0;
+    }
+}
+
+static int scrape_start(tw_daemon_t *d, tw_error_t *err)
+{
+    char seed[512];
+    jitter_seed(d->cfg, seed, sizeof(seed));
+    tw_scrape_manager_options_t o = {.jitter_seed = seed, .user_agent = "tidewatch/" TW_VERSION};
+    d->scrape = tw_scrape_manager_new(&d->sink, &o, err);
+    if (d->scrape == NULL) {
+        return err != NULL && err->code != 0 ? err->code : TW_EINVAL;
+    }
+    return tw_scrape_manager_apply(d->scrape, d->cfg->scrape_configs, d->cfg->n_scrape_configs,
+                                   err);
+}
+
 /* ---- public ------------------------------------------------------------------------------- */
 
 tw_daemon_t *tw_daemon_new(const tw_daemon_options_t *o, tw_error_t *err)
@@ -356,6 +436,7 @@ tw_daemon_t *tw_daemon_new(const tw_daemon_options_t *o, tw_error_t *err)
     d->ovr_storage = o->overrides.storage_path ? tw_xstrdup(o->overrides.storage_path) : NULL;
     d->ovr_retention = o->overrides.retention_time ? tw_xstrdup(o->overrides.retention_time) : NULL;
     d->lock_fd = -1;
+    d->rw_enabled = o->enable_remote_write;
     d->sig_fd = -1;
     d->event_fd = -1;
     pthread_mutex_init(&d->state_mu, NULL);
@@ -406,13 +487,23 @@ int tw_daemon_start(tw_daemon_t *d, tw_error_t *err)
     if (rc != 0) {
         return rc;
     }
+    rc = storage_open(d, err);
+    if (rc != 0) {
+        return rc;
+    }
     node_name_resolve(d->cfg, node, sizeof(node));
     loop_options(d->cfg, node, &lo);
     rc = tw_collect_loop_configure(d->loop, &lo, err);
     if (rc != 0) {
         return rc;
     }
-    tw_http_server_t *srv = http_start(d, d->cfg, err);
+    tw_collect_loop_set_sink(d->loop, &d->sink);
+    rc = scrape_start(d, err);
+    if (rc != 0) {
+        return rc;
+    }
+    tw_remote_write_handler_t *rw = NULL;
+    tw_http_server_t *srv = http_start(d, d->cfg, &rw, err);
     if (srv == NULL) {
         return err != NULL && err->code != 0 ? err->code : TW_EIO;
     }
@@ -426,6 +517,7 @@ int tw_daemon_start(tw_daemon_t *d, tw_error_t *err)
     }
     pthread_mutex_lock(&d->state_mu);
     d->http = srv;
+    d->rw = rw;
     d->fetcher = f;
     d->reload_ok = true;
     d->reload_success_ms = tw_now_ms();
@@ -444,19 +536,27 @@ int tw_daemon_start(tw_daemon_t *d, tw_error_t *err)
 /* Applies a freshly loaded config. On success takes ownership of nc and sets *old_http to a
  * server the caller must free after answering waiting requests. */
 static int reload_apply(tw_daemon_t *d, tw_config_t *nc, tw_http_server_t **old_http,
-                        tw_error_t *err)
+                        tw_remote_write_handler_t **old_rw, tw_error_t *err)
 {
     tw_config_t *oc = d->cfg;
     bool ch_web = web_changed(oc, nc);
     bool ch_collect = collect_changed(oc, nc);
     bool ch_pods = ch_collect || pods_changed(oc, nc);
     tw_http_server_t *srv = NULL;
+    tw_remote_write_handler_t *rw = NULL;
     tw_cgroup_pods_fetcher_t *old_f = NULL;
     char node[256];
     tw_collect_loop_options_t lo;
     int rc = 0;
 
     *old_http = NULL;
+    *old_rw = NULL;
+    /* Scrape configs first: the manager validates and applies them as a whole, so a failure
+     * leaves every other part of the old configuration untouched. */
+    rc = tw_scrape_manager_apply(d->scrape, nc->scrape_configs, nc->n_scrape_configs, err);
+    if (rc != 0) {
+        return rc;
+    }
     if (!ch_web && (oc->web.read_timeout_ms != nc->web.read_timeout_ms ||
                     oc->web.max_connections != nc->web.max_connections)) {
         tw_log(TW_LOG_WARN, "daemon",
@@ -465,8 +565,10 @@ static int reload_apply(tw_daemon_t *d, tw_config_t *nc, tw_http_server_t **old_
                NULL);
     }
     if (ch_web) {
-        srv = http_start(d, nc, err);
+        srv = http_start(d, nc, &rw, err);
         if (srv == NULL) {
+            (void)tw_scrape_manager_apply(d->scrape, oc->scrape_configs, oc->n_scrape_configs,
+                                          NULL);
             return err != NULL && err->code != 0 ? err->code : TW_EIO;
         }
     }
@@ -484,6 +586,9 @@ static int reload_apply(tw_daemon_t *d, tw_config_t *nc, tw_http_server_t **old_
         rc = tw_collect_loop_configure(d->loop, &lo, err);
         if (rc != 0) {
             tw_http_server_free(srv);
+            tw_remote_write_handler_free(rw);
+            (void)tw_scrape_manager_apply(d->scrape, oc->scrape_configs, oc->n_scrape_configs,
+                                          NULL);
             if (ch_pods) {
                 tw_cgroup_pods_fetcher_t *f = fetcher_start(d, oc, NULL);
                 pthread_mutex_lock(&d->state_mu);
@@ -511,7 +616,9 @@ static int reload_apply(tw_daemon_t *d, tw_config_t *nc, tw_http_server_t **old_
     }
     if (srv != NULL) {
         *old_http = d->http;
+        *old_rw = d->rw;
         d->http = srv;
+        d->rw = rw;
     } else if (d->http != NULL) {
         tw_http_server_set_max_body_bytes(d->http, nc->web.max_request_body_bytes);
     }
@@ -523,18 +630,20 @@ static int reload_apply(tw_daemon_t *d, tw_config_t *nc, tw_http_server_t **old_
 
 /* Loads and applies the configuration file, logs and records the outcome. *old_http: see
  * reload_apply(). */
-static int reload(tw_daemon_t *d, tw_http_server_t **old_http, tw_error_t *err)
+static int reload(tw_daemon_t *d, tw_http_server_t **old_http, tw_remote_write_handler_t **old_rw,
+                  tw_error_t *err)
 {
     tw_config_t *nc = NULL;
     const char *name = d->config_file != NULL ? d->config_file : "<default>";
     int rc;
 
     *old_http = NULL;
+    *old_rw = NULL;
     tw_error_clear(err);
     tw_log(TW_LOG_INFO, "daemon", "Loading configuration file", "filename", name, NULL);
     rc = config_load(d, &nc, err);
     if (rc == 0) {
-        rc = reload_apply(d, nc, old_http, err);
+        rc = reload_apply(d, nc, old_http, old_rw, err);
     }
     pthread_mutex_lock(&d->state_mu);
     d->reload_ok = rc == 0;
@@ -558,8 +667,10 @@ int tw_daemon_reload(tw_daemon_t *d, tw_error_t *err)
 {
     tw_error_t local;
     tw_http_server_t *old = NULL;
-    int rc = reload(d, &old, err != NULL ? err : &local);
+    tw_remote_write_handler_t *old_rw = NULL;
+    int rc = reload(d, &old, &old_rw, err != NULL ? err : &local);
     tw_http_server_free(old);
+    tw_remote_write_handler_free(old_rw);
     return rc;
 }
 
@@ -580,7 +691,8 @@ static void serve_reload_requests(tw_daemon_t *d)
             return;
         }
         tw_http_server_t *old = NULL;
-        int rc = reload(d, &old, &r->err);
+        tw_remote_write_handler_t *old_rw = NULL;
+        int rc = reload(d, &old, &old_rw, &r->err);
         pthread_mutex_lock(&d->state_mu);
         r->rc = rc;
         r->done = true;
@@ -590,7 +702,9 @@ static void serve_reload_requests(tw_daemon_t *d)
          * it after a grace period instead. */
         if (old != NULL) {
             tw_http_server_free(d->retiring);
+            tw_remote_write_handler_free(d->rw_retiring);
             d->retiring = old;
+            d->rw_retiring = old_rw;
             d->retire_at_ns = tw_mono_ns() + RETIRE_GRACE_MS * 1000000;
         }
     }
@@ -633,7 +747,9 @@ int tw_daemon_run(tw_daemon_t *d, tw_error_t *err)
         int np = poll(pfd, 2, timeout_ms);
         if (d->retiring != NULL && tw_mono_ns() >= d->retire_at_ns) {
             tw_http_server_free(d->retiring);
+            tw_remote_write_handler_free(d->rw_retiring);
             d->retiring = NULL;
+            d->rw_retiring = NULL;
         }
         if (np < 0) {
             if (errno == EINTR) {
@@ -697,16 +813,24 @@ void tw_daemon_free(tw_daemon_t *d)
     fail_reload_requests(d);
     pthread_mutex_lock(&d->state_mu);
     tw_http_server_t *srv = d->http;
+    tw_remote_write_handler_t *rw = d->rw;
     tw_cgroup_pods_fetcher_t *f = d->fetcher;
+    tw_scrape_manager_t *scrape = d->scrape;
     d->http = NULL;
+    d->rw = NULL;
     d->fetcher = NULL;
+    d->scrape = NULL;
     pthread_mutex_unlock(&d->state_mu);
-    /* HTTP first so no request sees a half-stopped daemon; the loop last, as the fetcher
-     * borrows its cgroup collector. */
+    /* HTTP first so no request sees a half-stopped daemon; then every source that appends;
+     * the loop after the fetcher, which borrows its cgroup collector; storage last. */
     tw_http_server_free(d->retiring);
     tw_http_server_free(srv);
+    tw_remote_write_handler_free(d->rw_retiring);
+    tw_remote_write_handler_free(rw);
+    tw_scrape_manager_free(scrape);
     tw_cgroup_pods_fetcher_stop(f);
     tw_collect_loop_free(d->loop);
+    tw_tsdb_close(d->tsdb);
     storage_unlock(d);
     bool started = d->sig_fd >= 0;
     if (d->sig_fd >= 0) {

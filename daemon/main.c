@@ -10,6 +10,8 @@
 #include "autoscaler/hpa/hpa.h"
 #include "build_info.h"
 #include "collector/expfmt/expfmt.h"
+#include "collector/tsdb/tsdb.h"
+#include "common/matcher.h"
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -68,6 +70,40 @@ out:
     return status;
 }
 
+/* tsdb dump|analyze on a data dir no daemon holds; a replay warning goes to stderr. */
+static int tsdb_tool(const tw_cli_t *cli)
+{
+    tw_matcher_t ms[64];
+    size_t n = 0;
+    tw_error_t err;
+    char msg[sizeof(err.msg) + sizeof(err.file) + 32];
+    int rc;
+
+    tw_error_clear(&err);
+    if (cli->command == TW_CLI_TSDB_DUMP && cli->match != NULL &&
+        tw_matchers_parse_selector(cli->match, ms, 64, &n, &err) != 0) {
+        fprintf(stderr, "tidewatch: error: --match %s: %s\n", cli->match, err.msg);
+        return TW_EXIT_USAGE;
+    }
+    if (cli->command == TW_CLI_TSDB_DUMP) {
+        rc = tw_tsdb_dump(cli->db_path, ms, n, cli->min_time_ms, cli->max_time_ms, stdout, &err);
+    } else {
+        rc = tw_tsdb_analyze(cli->db_path, cli->limit, stdout, &err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        tw_matcher_fini(&ms[i]);
+    }
+    fflush(stdout);
+    if (rc != 0) {
+        fprintf(stderr, "tidewatch: error: %s\n", tw_error_format(&err, msg, sizeof(msg)));
+        return TW_EXIT_FAILURE;
+    }
+    if (err.msg[0] != '\0') {
+        fprintf(stderr, "warning: %s\n", err.msg);
+    }
+    return TW_EXIT_OK;
+}
+
 /* Runs the HPA calculator over a case file; with --check, exit 1 when a case fails. */
 static int autoscaler_calc(const tw_cli_t *cli)
 {
@@ -93,6 +129,7 @@ static int run(const tw_cli_t *cli)
         .overrides = {.listen_address = cli->listen_address,
                       .storage_path = cli->storage_path,
                       .retention_time = cli->retention_time},
+        .enable_remote_write = cli->enable_remote_write != 0,
     };
     tw_error_t err;
     char msg[sizeof(err.msg) + sizeof(err.file) + 32];
@@ -144,6 +181,10 @@ int main(int argc, char **argv)
         break;
     case TW_CLI_CHECK_METRICS:
         status = check_metrics(&cli);
+        break;
+    case TW_CLI_TSDB_DUMP:
+    case TW_CLI_TSDB_ANALYZE:
+        status = tsdb_tool(&cli);
         break;
     case TW_CLI_AUTOSCALER_CALC:
         status = autoscaler_calc(&cli);

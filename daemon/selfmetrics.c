@@ -8,6 +8,9 @@
 #include "build_info.h"
 #include "collect_loop.h"
 #include "collector/procfs/procfs.h"
+#include "collector/remote/remote.h"
+#include "collector/scrape/scrape.h"
+#include "collector/tsdb/tsdb.h"
 
 void tw_selfmetrics_build_info(tw_mset_t *out)
 {
@@ -51,6 +54,12 @@ void tw_selfmetrics_collectors(tw_mset_t *out, const char *const *names,
     tw_mfamily_t *last =
         tw_mset_family(out, "tidewatch_collector_last_success_timestamp_seconds", TW_MTYPE_GAUGE,
                        "Time the collector's last successful collection ended.", "seconds");
+    tw_mfamily_t *rej =
+        tw_mset_family(out, "tidewatch_collector_samples_rejected_total", TW_MTYPE_COUNTER,
+                       "Collected samples storage refused as out of order or duplicate.", NULL);
+    tw_mfamily_t *sfail =
+        tw_mset_family(out, "tidewatch_collector_storage_failures_total", TW_MTYPE_COUNTER,
+                       "Collections that could not be written to storage.", NULL);
     for (size_t i = 0; i < n; i++) {
         if (!stats[i].ran) {
             continue;
@@ -61,6 +70,8 @@ void tw_selfmetrics_collectors(tw_mset_t *out, const char *const *names,
         tw_mset_add(out, errs, "", &l, 1, (double)stats[i].errors, TW_NO_TIMESTAMP);
         tw_mset_add(out, last, "", &l, 1, (double)stats[i].last_success_ms / 1000.0,
                     TW_NO_TIMESTAMP);
+        tw_mset_add(out, rej, "", &l, 1, (double)stats[i].rejected, TW_NO_TIMESTAMP);
+        tw_mset_add(out, sfail, "", &l, 1, (double)stats[i].storage_failures, TW_NO_TIMESTAMP);
     }
 }
 
@@ -81,5 +92,14 @@ void tw_selfmetrics_collect(const tw_selfmetrics_sources_t *src, tw_mset_t *out)
     }
     if (src->pods_fetcher != NULL) {
         tw_cgroup_pods_fetcher_collect(src->pods_fetcher, out);
+    }
+    if (src->tsdb != NULL) {
+        tw_tsdb_collect_metrics(src->tsdb, out);
+    }
+    if (src->scrape != NULL) {
+        tw_scrape_manager_collect(src->scrape, out);
+    }
+    if (src->remote_write != NULL) {
+        tw_remote_write_handler_collect(src->remote_write, out);
     }
 }

@@ -21,11 +21,13 @@ struct tw_collect_loop;
 
 /* One collector's statistics, kept by the collector loop. */
 typedef struct tw_collector_stats {
-    uint64_t collections;    /* collections run */
-    uint64_t errors;         /* files that failed, plus collections that failed as a whole */
-    double last_duration_s;  /* duration of the last collection */
-    int64_t last_success_ms; /* end of the last successful collection; 0: never */
-    bool ran;                /* at least one collection ran */
+    uint64_t collections;      /* collections run */
+    uint64_t errors;           /* files that failed, plus collections that failed as a whole */
+    double last_duration_s;    /* duration of the last collection */
+    int64_t last_success_ms;   /* end of the last successful collection; 0: never */
+    bool ran;                  /* at least one collection ran */
+    uint64_t rejected;         /* samples storage refused (out of order, duplicate) */
+    uint64_t storage_failures; /* collections storage failed to take */
 } tw_collector_stats_t;
 
 /* The things whose metrics a /metrics request adds. NULL pointers are skipped. */
@@ -33,6 +35,9 @@ typedef struct tw_selfmetrics_sources {
     struct tw_collect_loop *loop;
     tw_http_server_t *http;
     tw_cgroup_pods_fetcher_t *pods_fetcher;
+    struct tw_tsdb *tsdb;
+    struct tw_scrape_manager *scrape;
+    struct tw_remote_write_handler *remote_write;
     const char *proc_root;     /* for process_*; NULL skips them */
     bool reload_ok;            /* the last reload (or the start) succeeded */
     int64_t reload_success_ms; /* time of the last successful load */

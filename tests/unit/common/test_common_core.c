@@ -154,6 +154,8 @@ typedef struct rec {
     int committed;
     int rolled_back;
     int fail_at;
+    int fail_code;
+    int calls;
 } rec_t;
 
 static int rec_begin(void *ctx, void **txn)
@@ -166,8 +168,8 @@ static int rec_append(void *txn, const tw_label_t *labels, size_t n, int64_t t, 
                       tw_error_t *err)
 {
     rec_t *r = txn;
-    if (r->n == r->fail_at) {
-        return tw_error_set(err, TW_ELIMIT, "full");
+    if (r->calls++ == r->fail_at) {
+        return tw_error_set(err, r->fail_code, r->fail_code == TW_ELIMIT ? "full" : "too old");
     }
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
@@ -196,26 +198,38 @@ static void test_sink_adapter(void **state)
     (void)state;
     tw_mset_t *s = tw_mset_new();
     tw_mfamily_t *f = tw_mset_family(s, "req_total", TW_MTYPE_COUNTER, "", NULL);
-    tw_label_t l[] = {{"zone", "b"}, {"code", "200"}};
-    tw_mset_add(s, f, NULL, l, 2, 7, TW_NO_TIMESTAMP);
+    tw_label_t l[] = {{"zone", "b"}, {"pod", ""}, {"code", "200"}};
+    tw_mset_add(s, f, NULL, l, 3, 7, TW_NO_TIMESTAMP);
     tw_mfamily_t *h = tw_mset_family(s, "d", TW_MTYPE_SUMMARY, "", NULL);
     tw_mset_add(s, h, "_sum", NULL, 0, 1.5, 42);
-    rec_t r = {.fail_at = -1};
+    rec_t r = {.fail_at = -1, .fail_code = 0};
     tw_sink_t sink = {&r, rec_begin, rec_append, rec_commit, rec_rollback};
-    assert_int_equal(tw_sink_append_mset(&sink, s, 1000, NULL), 0);
+    size_t rejected = 99;
+    assert_int_equal(tw_sink_append_mset(&sink, s, 1000, &rejected, NULL), 0);
+    assert_int_equal(rejected, 0);
     assert_int_equal(r.n, 2);
     assert_string_equal(r.lines[0], "__name__=req_total,code=200,zone=b, 1000 7");
     assert_string_equal(r.lines[1], "__name__=d_sum, 42 1.5");
     assert_int_equal(r.committed, 1);
     assert_int_equal(r.rolled_back, 0);
 
-    rec_t r2 = {.fail_at = 1};
+    rec_t r2 = {.fail_at = 1, .fail_code = TW_ELIMIT};
     sink.ctx = &r2;
     tw_error_t err;
-    assert_int_equal(tw_sink_append_mset(&sink, s, 1000, &err), TW_ELIMIT);
+    assert_int_equal(tw_sink_append_mset(&sink, s, 1000, NULL, &err), TW_ELIMIT);
     assert_string_equal(err.msg, "full");
     assert_int_equal(r2.committed, 0);
     assert_int_equal(r2.rolled_back, 1);
+
+    /* An out-of-order sample is skipped and counted; the rest is committed. */
+    rec_t r3 = {.fail_at = 0, .fail_code = TW_EOUTOFORDER};
+    sink.ctx = &r3;
+    assert_int_equal(tw_sink_append_mset(&sink, s, 1000, &rejected, &err), 0);
+    assert_int_equal(rejected, 1);
+    assert_int_equal(r3.n, 1);
+    assert_string_equal(r3.lines[0], "__name__=d_sum, 42 1.5");
+    assert_int_equal(r3.committed, 1);
+    assert_int_equal(r3.rolled_back, 0);
     tw_mset_free(s);
 }
 

@@ -146,12 +146,63 @@ static void test_format(void **state)
     tw_buf_fini(&b);
 }
 
+static void test_selector(void **state)
+{
+    (void)state;
+    tw_matcher_t m[8];
+    size_t n = 0;
+    tw_error_t err;
+    assert_int_equal(tw_matchers_parse_selector("up", m, 8, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0].name, "__name__");
+    assert_string_equal(m[0].value, "up");
+    tw_matcher_fini(&m[0]);
+
+    const char *sel = " node_cpu:rate { mode != 'idle' , cpu=~\"[0-9]+\", job=`a\\b`, "
+                      "x=\"q\\\"\\u00e9\\n\",} ";
+    assert_int_equal(tw_matchers_parse_selector(sel, m, 8, &n, &err), 0);
+    assert_int_equal(n, 5);
+    assert_string_equal(m[0].value, "node_cpu:rate");
+    assert_int_equal(m[1].type, TW_MATCH_NEQ);
+    assert_string_equal(m[1].name, "mode");
+    assert_string_equal(m[1].value, "idle");
+    assert_int_equal(m[2].type, TW_MATCH_RE);
+    assert_true(tw_matcher_matches(&m[2], "12"));
+    assert_false(tw_matcher_matches(&m[2], "x1"));
+    assert_string_equal(m[3].value, "a\\b");
+    assert_string_equal(m[4].value, "q\"\xc3\xa9\n");
+    for (size_t i = 0; i < n; i++) {
+        tw_matcher_fini(&m[i]);
+    }
+
+    assert_int_equal(tw_matchers_parse_selector("{__name__=~\"a.+\"}", m, 8, &n, &err), 0);
+    assert_int_equal(n, 1);
+    tw_matcher_fini(&m[0]);
+
+    assert_int_equal(tw_matchers_parse_selector("{job=\"\"}", m, 8, &n, &err), TW_EPARSE);
+    assert_string_equal(err.msg, "vector selector must contain at least one non-empty matcher");
+    assert_int_equal(n, 0);
+    assert_int_equal(tw_matchers_parse_selector("{}", m, 8, &n, &err), TW_EPARSE);
+    assert_int_equal(tw_matchers_parse_selector("up{job=x}", m, 8, &n, &err), TW_EPARSE);
+    assert_string_equal(err.msg, "column 8: expected a quoted label value");
+    assert_int_equal(tw_matchers_parse_selector("up{job==\"x\"}", m, 8, &n, &err), TW_EPARSE);
+    assert_int_equal(tw_matchers_parse_selector("up{job=\"x\"", m, 8, &n, &err), TW_EPARSE);
+    assert_string_equal(err.msg, "column 11: expected ',' or '}'");
+    assert_int_equal(tw_matchers_parse_selector("up{job=\"x}", m, 8, &n, &err), TW_EPARSE);
+    assert_string_equal(err.msg, "column 8: unterminated string");
+    assert_int_equal(tw_matchers_parse_selector("up x", m, 8, &n, &err), TW_EPARSE);
+    assert_int_equal(tw_matchers_parse_selector("up{a=\"1\",b=\"2\"}", m, 2, &n, &err), TW_ELIMIT);
+    assert_int_equal(n, 0);
+    assert_int_equal(tw_matchers_parse_selector("{a=~\"(\"}", m, 8, &n, &err), TW_EPARSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_operators),   cmocka_unit_test(test_empty_semantics),
         cmocka_unit_test(test_translation), cmocka_unit_test(test_translated_matching),
         cmocka_unit_test(test_refused),     cmocka_unit_test(test_format),
+        cmocka_unit_test(test_selector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

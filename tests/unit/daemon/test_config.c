@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "collector/scrape/scrape.h"
 #include "daemon/config.h"
 
 static const char every_key[] = "global:\n"
@@ -211,14 +212,41 @@ static void test_error_unknown_key(void **state)
              "root, max_cgroups)");
     load_err("globals: {}\n", TW_EINVAL,
              "t.yml:1:1: unknown key \"globals\" at the top level (expected one of global, "
-             "collector, storage, web)");
+             "collector, storage, web, scrape_configs)");
+}
+
+/* scrape_configs are handed to collector/scrape with global's defaults; its errors keep their
+ * positions. */
+static void test_scrape_configs(void **state)
+{
+    (void)state;
+    tw_config_t *c = load_ok("global:\n  scrape_interval: 15s\n  scrape_timeout: 5s\n"
+                             "scrape_configs:\n  - job_name: a\n"
+                             "    static_configs: [{targets: ['127.0.0.1:9100']}]\n"
+                             "  - job_name: b\n    scrape_interval: 2s\n");
+    assert_int_equal(c->n_scrape_configs, 2);
+    assert_string_equal(tw_scrape_config_job(c->scrape_configs[0]), "a");
+    assert_int_equal(tw_scrape_config_interval_ms(c->scrape_configs[0]), 15000);
+    assert_int_equal(tw_scrape_config_timeout_ms(c->scrape_configs[0]), 5000);
+    assert_int_equal(tw_scrape_config_interval_ms(c->scrape_configs[1]), 2000);
+    assert_int_equal(tw_scrape_config_timeout_ms(c->scrape_configs[1]), 2000);
+    tw_config_free(c);
+    tw_config_t *d = load_ok("web: {}\n");
+    assert_int_equal(d->n_scrape_configs, 0);
+    tw_config_free(d);
+    tw_config_t *bad = NULL;
+    tw_error_t err;
+    const char *y = "scrape_configs:\n  - job_name: a\n    scrape_intervall: 1s\n";
+    assert_int_equal(tw_config_load_mem(y, strlen(y), "t.yml", &bad, &err), TW_EINVAL);
+    assert_null(bad);
+    assert_int_equal(err.line, 3);
+    assert_int_equal(err.col, 5);
+    assert_non_null(strstr(err.msg, "scrape_intervall"));
 }
 
 static void test_error_unsupported_section(void **state)
 {
     (void)state;
-    load_err("global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: x\n", TW_EINVAL,
-             "t.yml:3:1: scrape_configs: not supported by this version of tidewatch");
     load_err("rule_files: [a.yml]\n", TW_EINVAL,
              "t.yml:1:1: rule_files: not supported by this version of tidewatch");
     load_err("web: {}\nautoscaling: {}\n", TW_EINVAL,
@@ -404,14 +432,23 @@ static void test_listen_address_check(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_key),         cmocka_unit_test(test_embedded_default),
-        cmocka_unit_test(test_load_file),         cmocka_unit_test(test_error_unknown_key),
-        cmocka_unit_test(test_pods_url_env),      cmocka_unit_test(test_error_unsupported_section),
-        cmocka_unit_test(test_error_wrong_type),  cmocka_unit_test(test_error_bad_duration),
-        cmocka_unit_test(test_error_bad_size),    cmocka_unit_test(test_error_duplicate_key),
-        cmocka_unit_test(test_error_yaml_syntax), cmocka_unit_test(test_error_bad_listen_address),
-        cmocka_unit_test(test_aliases),           cmocka_unit_test(test_overrides),
-        cmocka_unit_test(test_bytes_parse),       cmocka_unit_test(test_listen_address_check),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_embedded_default),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_error_unknown_key),
+        cmocka_unit_test(test_pods_url_env),
+        cmocka_unit_test(test_error_unsupported_section),
+        cmocka_unit_test(test_scrape_configs),
+        cmocka_unit_test(test_error_wrong_type),
+        cmocka_unit_test(test_error_bad_duration),
+        cmocka_unit_test(test_error_bad_size),
+        cmocka_unit_test(test_error_duplicate_key),
+        cmocka_unit_test(test_error_yaml_syntax),
+        cmocka_unit_test(test_error_bad_listen_address),
+        cmocka_unit_test(test_aliases),
+        cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_bytes_parse),
+        cmocka_unit_test(test_listen_address_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
