@@ -22,6 +22,10 @@
  * cpuacct symlinks systemd makes), memory, pids and blkio hierarchies. Values are pseudo-random
  * from a fixed seed, so every run reads the same bytes.
  *
+ * Before creating the collector it raises RLIMIT_NOFILE to --nofile (65536 by default; 0 leaves
+ * it) as the daemon does, since the collector keeps a descriptor per cgroup file within a budget
+ * derived from that limit (--max-open-files sets the budget; 1 is close to keeping none).
+ *
  * Single-threaded. The tree is removed at exit unless --keep. --generate-only writes the tree,
  * prints its root and exits (bench/run.sh points a whole daemon at it).
  */
@@ -55,7 +59,9 @@ typedef struct bench_opts {
     unsigned runs;
     unsigned warmup;
     int keep;
-    int generate_only; /* write the tree, print its root on stdout, exit */
+    int generate_only;            /* write the tree, print its root on stdout, exit */
+    unsigned long nofile;         /* RLIMIT_NOFILE to raise to first (0: leave it) */
+    unsigned long max_open_files; /* the collector's descriptor budget (0: its default) */
 } bench_opts_t;
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -522,7 +528,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_cgroup_collect [--layout v1|v2] [--containers N] [--runs N]\n"
                     "         [--warmup N] [--dir PARENT] [--root EXISTING_ROOT] [--label TEXT]\n"
-                    "         [--keep] [--header] [--generate-only]\n");
+                    "         [--keep] [--header] [--generate-only] [--nofile N]\n"
+                    "         [--max-open-files N]\n");
     exit(2);
 }
 
@@ -539,7 +546,12 @@ static unsigned parse_uint(const char *s)
 
 int main(int argc, char **argv)
 {
-    bench_opts_t o = {.layout = "v2", .dir = "/tmp", .containers = 1000, .runs = 50, .warmup = 3};
+    bench_opts_t o = {.layout = "v2",
+                      .dir = "/tmp",
+                      .containers = 1000,
+                      .runs = 50,
+                      .warmup = 3,
+                      .nofile = 65536};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -575,6 +587,10 @@ int main(int argc, char **argv)
             o.root = v;
         } else if (strcmp(a, "--label") == 0) {
             o.label = v;
+        } else if (strcmp(a, "--nofile") == 0) {
+            o.nofile = strcmp(v, "0") == 0 ? 0 : parse_uint(v);
+        } else if (strcmp(a, "--max-open-files") == 0) {
+            o.max_open_files = parse_uint(v);
         } else {
             usage();
         }
@@ -606,7 +622,18 @@ int main(int argc, char **argv)
     }
 
     tw_error_t err = {0};
-    tw_cgroup_options_t copts = {.root = root};
+    if (o.nofile != 0) {
+        /* As the daemon does at startup (tw_cgroup_nofile_raise(0) up to the hard limit, which
+         * systemd sets to 524288): room to keep a descriptor per cgroup file. */
+        uint64_t soft = 0;
+        if (tw_cgroup_nofile_raise(o.nofile, &soft, &err) != 0) {
+            fprintf(stderr, "note: %s\n", err.msg);
+        } else if (soft < o.nofile) {
+            fprintf(stderr, "note: RLIMIT_NOFILE is %llu, not %lu\n", (unsigned long long)soft,
+                    o.nofile);
+        }
+    }
+    tw_cgroup_options_t copts = {.root = root, .max_open_files = o.max_open_files};
     tw_cgroup_collector_t *c = tw_cgroup_collector_new(&copts, &err);
     if (c == NULL) {
         char msg[1024];
@@ -643,6 +670,8 @@ int main(int argc, char **argv)
         }
     }
     size_t reported = tw_cgroup_collector_containers(c);
+    fprintf(stderr, "note: %zu descriptors kept open between collections\n",
+            tw_cgroup_collector_open_files(c));
     if (values_min != values_max) {
         fprintf(stderr, "note: values per collection varied: %zu-%zu\n", values_min, values_max);
     }

@@ -483,6 +483,17 @@ int tw_daemon_start(tw_daemon_t *d, tw_error_t *err)
     tw_log(TW_LOG_INFO, "daemon", "Starting tidewatch", "version", version, "config",
            d->config_file != NULL ? d->config_file : "<default>", NULL);
 
+    /* The cgroup collector keeps a descriptor per cgroup file open between collections (a
+     * third of the syscalls): give it the hard limit to work with. */
+    tw_error_t nerr;
+    uint64_t nofile = 0;
+    if (tw_cgroup_nofile_raise(0, &nofile, &nerr) != 0) {
+        tw_log(TW_LOG_WARN, "daemon", "Cannot raise the open-files limit", "err", nerr.msg, NULL);
+    } else {
+        char lim[32];
+        snprintf(lim, sizeof(lim), "%llu", (unsigned long long)nofile);
+        tw_log(TW_LOG_DEBUG, "daemon", "Open-files limit", "soft", lim, NULL);
+    }
     rc = storage_lock(d, err);
     if (rc != 0) {
         return rc;

@@ -29,6 +29,12 @@ typedef struct tw_cgroup_options {
      * max_depth levels are not walked (0: 32). */
     size_t max_cgroups;
     unsigned max_depth;
+    /* File and directory descriptors kept open between collections, so each collection re-reads
+     * a cgroup file with one pread(2) instead of openat + read + close. 0: the soft
+     * RLIMIT_NOFILE at creation less a reserve for the rest of the process (an eighth of it, 512
+     * to 4096; half of a limit below 1024). Files past the
+     * budget are opened and closed each time; EMFILE closes all kept ones and halves it. */
+    size_t max_open_files;
 } tw_cgroup_options_t;
 
 typedef struct tw_cgroup_collector tw_cgroup_collector_t;
@@ -55,6 +61,19 @@ size_t tw_cgroup_collector_errors(const tw_cgroup_collector_t *c, const char **f
 
 /* Containers (cgroups reported) in the last collection. */
 size_t tw_cgroup_collector_containers(const tw_cgroup_collector_t *c);
+
+/* Descriptors the collector keeps open between collections now (at most opts.max_open_files). */
+size_t tw_cgroup_collector_open_files(const tw_cgroup_collector_t *c);
+
+/*
+ * Raises this process's soft RLIMIT_NOFILE to want (0: the hard limit; capped at 2^20), so the
+ * collector can keep a descriptor per cgroup file (a container needs about 15-20). Above the hard
+ * limit, raises that too when allowed (CAP_SYS_RESOURCE), else stops at it. Never lowers a limit.
+ * Call once at startup, before creating collectors (their default budget is derived from the soft
+ * limit then). *soft_out (may be NULL) gets the resulting soft limit. Returns 0 or -errno (with
+ * err set). Changes process state: not thread-safe with other rlimit changes.
+ */
+int tw_cgroup_nofile_raise(uint64_t want, uint64_t *soft_out, tw_error_t *err);
 
 /*
  * Kubernetes pod metadata. A pod table is parsed from a PodList JSON document (the kubelet's

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,14 @@ static const struct {
                      "Last time a container was seen by the exporter", "seconds"},
 };
 
+/* One cgroup of a collection: its path, and its directory in each hierarchy that has it. */
+typedef struct path_ent {
+    const char *rel; /* the first node's rel: valid until the next walk */
+    size_t len;
+    uint64_t hash;
+    tw_cg_node_t *node[H_COUNT]; /* NULL where the hierarchy has no such directory */
+} path_ent_t;
+
 typedef struct devname {
     unsigned major, minor;
     char *name; /* "/dev/sda", or "8:0" when sysfs does not know it */
@@ -178,9 +187,14 @@ struct tw_cgroup_collector {
     pthread_mutex_t pods_lock;
     tw_cgroup_pods_t *pods;
 
+    /* Kept between collections: each hierarchy's directory tree with its open files. */
+    tw_cg_fds_t fds;
+    tw_cg_tree_t *tree[H_COUNT]; /* NULL when hier[h] is */
+    int primary[H_COUNT];        /* the hierarchy whose tree stands for h (h, or an alias) */
+
     /* Per collection. */
     tw_arena_t *scratch;
-    char **paths;
+    path_ent_t *paths;
     size_t npaths, paths_cap;
     uint64_t *set; /* open addressing over path hashes: index + 1 */
     size_t set_cap;
@@ -192,9 +206,6 @@ struct tw_cgroup_collector {
 
     devname_t *devs;
     size_t ndevs, devs_cap;
-
-    int hfd[H_COUNT];   /* hierarchy roots, open during a collection; -1 otherwise */
-    int alias[H_COUNT]; /* an earlier hierarchy that is the same directory, or -1 */
 
     /* Test hook: runs after the walk, before the reads. */
     void (*after_walk)(void *);
@@ -259,6 +270,27 @@ static ssize_t read_path(const char *path, char *buf, size_t cap)
     return read_at(AT_FDCWD, path, buf, cap);
 }
 
+/* The default descriptor budget: what the soft RLIMIT_NOFILE leaves after a reserve for the rest
+ * of the daemon (sockets, storage files): an eighth of the limit, from 512 to 4096 descriptors,
+ * and at least half of a limit below 1024. */
+static size_t default_fd_budget(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return 0;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)1 << 20) {
+        rl.rlim_cur = (rlim_t)1 << 20;
+    }
+    size_t lim = (size_t)rl.rlim_cur;
+    size_t reserve = lim / 8;
+    reserve = reserve < 512 ? 512 : reserve > 4096 ? 4096 : reserve;
+    if (lim < 1024) {
+        reserve = lim / 2;
+    }
+    return lim - reserve;
+}
+
 tw_cgroup_collector_t *tw_cgroup_collector_new(const tw_cgroup_options_t *opts, tw_error_t *err)
 {
     if (opts == NULL || opts->root == NULL || opts->root[0] == '\0') {
@@ -275,9 +307,7 @@ tw_cgroup_collector_t *tw_cgroup_collector_new(const tw_cgroup_options_t *opts, 
     c->max_cgroups = opts->max_cgroups != 0 ? opts->max_cgroups : 100000;
     c->max_depth = opts->max_depth != 0 ? opts->max_depth : 32;
     pthread_mutex_init(&c->pods_lock, NULL);
-    for (int h = 0; h < H_COUNT; h++) {
-        c->hfd[h] = -1;
-    }
+    c->fds.max = opts->max_open_files != 0 ? opts->max_open_files : default_fd_budget();
     c->scratch = tw_arena_new(64 * 1024);
 
     char buf[512];
@@ -347,6 +377,12 @@ tw_cgroup_collector_t *tw_cgroup_collector_new(const tw_cgroup_options_t *opts, 
         tw_cgroup_collector_free(c);
         return NULL;
     }
+    for (int h = 0; h < H_COUNT; h++) {
+        c->primary[h] = h;
+        if (c->hier[h] != NULL) {
+            c->tree[h] = tw_cg_tree_new(c->hier[h], &c->fds);
+        }
+    }
     /* sysfs for device names: root is normally <sysfs>/fs/cgroup. */
     size_t rl = strlen(c->root);
     while (rl > 1 && c->root[rl - 1] == '/') {
@@ -367,6 +403,7 @@ void tw_cgroup_collector_free(tw_cgroup_collector_t *c)
         return;
     }
     for (int i = 0; i < H_COUNT; i++) {
+        tw_cg_tree_free(c->tree[i]);
         free(c->hier[i]);
     }
     for (size_t i = 0; i < c->ndevs; i++) {
@@ -418,81 +455,83 @@ static void note_error(tw_cgroup_collector_t *c, const char *rel, const char *fi
 
 /* ---- Walk ---- */
 
-static void path_add(tw_cgroup_collector_t *c, const char *rel, size_t len)
+static path_ent_t *path_find(tw_cgroup_collector_t *c, const tw_cg_node_t *n, size_t *slot)
 {
-    if (c->npaths >= c->max_cgroups) {
-        c->limit_hit = true;
-        return;
+    if (c->set_cap == 0) {
+        *slot = 0;
+        return NULL;
     }
+    size_t s = n->hash & (c->set_cap - 1);
+    while (c->set[s] != 0) {
+        path_ent_t *p = &c->paths[c->set[s] - 1];
+        if (p->hash == n->hash && p->len == n->rel_len && memcmp(p->rel, n->rel, n->rel_len) == 0) {
+            return p;
+        }
+        s = (s + 1) & (c->set_cap - 1);
+    }
+    *slot = s;
+    return NULL;
+}
+
+static path_ent_t *path_insert(tw_cgroup_collector_t *c, const tw_cg_node_t *n)
+{
     if ((c->npaths + 1) * 2 > c->set_cap) {
         size_t ncap = c->set_cap == 0 ? 1024 : c->set_cap * 2;
         free(c->set);
         c->set = tw_xcalloc(ncap, sizeof(*c->set));
         c->set_cap = ncap;
         for (size_t i = 0; i < c->npaths; i++) {
-            uint64_t h = tw_hash64(c->paths[i], strlen(c->paths[i]), 0);
-            size_t s = h & (ncap - 1);
+            size_t s = c->paths[i].hash & (ncap - 1);
             while (c->set[s] != 0) {
                 s = (s + 1) & (ncap - 1);
             }
             c->set[s] = i + 1;
         }
     }
-    uint64_t h = tw_hash64(rel, len, 0);
-    size_t s = h & (c->set_cap - 1);
-    while (c->set[s] != 0) {
-        const char *q = c->paths[c->set[s] - 1];
-        if (strlen(q) == len && memcmp(q, rel, len) == 0) {
-            return;
-        }
-        s = (s + 1) & (c->set_cap - 1);
-    }
+    size_t slot = 0;
+    path_find(c, n, &slot);
     tw_grow((void **)&c->paths, &c->paths_cap, c->npaths + 1, sizeof(*c->paths));
-    c->paths[c->npaths] = tw_arena_strndup(c->scratch, rel, len);
-    c->set[s] = ++c->npaths;
+    path_ent_t *p = &c->paths[c->npaths];
+    memset(p, 0, sizeof(*p));
+    p->rel = n->rel;
+    p->len = n->rel_len;
+    p->hash = n->hash;
+    c->set[slot] = ++c->npaths;
+    return p;
 }
 
-/* Walks dfd (consumed), whose path relative to the hierarchy root is rel[0..len). */
-static void walk(tw_cgroup_collector_t *c, int dfd, char *rel, size_t len, unsigned depth)
+typedef struct walk_ctx {
+    tw_cgroup_collector_t *c;
+    int h;
+    bool add; /* a hierarchy we report from (else only probed for the paths found elsewhere) */
+} walk_ctx_t;
+
+/* Tree visitor: joins node to its path, adding the path when h is reported from and the limit
+ * allows. Returns whether to walk below it: the paths below a path that is not reported are
+ * not either (paths are added in pre-order, parents first). */
+static bool walk_visit(void *ctx, tw_cg_node_t *n)
 {
-    path_add(c, len == 0 ? "/" : rel, len == 0 ? 1 : len);
-    if (depth >= c->max_depth || c->limit_hit) {
-        close(dfd);
-        return;
+    walk_ctx_t *w = ctx;
+    tw_cgroup_collector_t *c = w->c;
+    size_t slot = 0;
+    path_ent_t *p = path_find(c, n, &slot);
+    if (p == NULL) {
+        if (!w->add || c->limit_hit) {
+            return false;
+        }
+        if (c->npaths >= c->max_cgroups) {
+            c->limit_hit = true;
+            return false;
+        }
+        p = path_insert(c, n);
     }
-    DIR *d = fdopendir(dfd);
-    if (d == NULL) {
-        close(dfd);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && !c->limit_hit) {
-        if (e->d_name[0] == '.' &&
-            (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0'))) {
-            continue;
-        }
-        if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) {
-            continue;
-        }
-        size_t nl = strlen(e->d_name);
-        if (len + 1 + nl >= PATH_MAX) {
-            continue;
-        }
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-            continue; /* not a directory, or gone already */
-        }
-        rel[len] = '/';
-        memcpy(rel + len + 1, e->d_name, nl + 1);
-        walk(c, fd, rel, len + 1 + nl, depth + 1);
-        rel[len] = '\0';
-    }
-    closedir(d);
+    p->node[w->h] = n;
+    return true;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int cmp_path(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const path_ent_t *)a)->rel, ((const path_ent_t *)b)->rel);
 }
 
 /* ---- Reading one container ---- */
@@ -519,26 +558,45 @@ typedef struct cstats {
 typedef struct rd {
     tw_cgroup_collector_t *c;
     const char *rel;
-    bool missing; /* a required file was missing: maybe the cgroup vanished */
-    int fd[H_COUNT];
+    bool missing;                /* a required file was missing: maybe the cgroup vanished */
+    tw_cg_node_t *node[H_COUNT]; /* NULL: not in that hierarchy (or gone since the walk) */
+    tw_cg_tree_t *tree[H_COUNT];
     char buf[READ_BUF];
 } rd_t;
 
-/* Reads name from hierarchy h. Returns the length, or -1 (missing/failed; counted when
- * required). */
-static ssize_t rd_file(rd_t *r, int h, const char *name, bool required)
+/* The cgroup's directory in h vanished since the walk: read nothing more from it (nor from the
+ * hierarchies that are the same directory). */
+static void rd_gone(rd_t *r, int h)
 {
-    if (r->fd[h] < 0) {
+    tw_cg_node_t *n = r->node[h];
+    for (int k = 0; k < H_COUNT; k++) {
+        if (r->node[k] == n) {
+            r->node[k] = NULL;
+        }
+    }
+}
+
+/* Reads file from hierarchy h. Returns the length, or -1 (missing/failed; counted when
+ * required). A file missing because its directory went away since the walk is not counted:
+ * the hierarchy is dropped for this cgroup, as if the walk had not seen it. */
+static ssize_t rd_file(rd_t *r, int h, unsigned file, bool required)
+{
+    if (r->node[h] == NULL) {
         return -1;
     }
-    ssize_t n = read_at(r->fd[h], name, r->buf, sizeof(r->buf));
+    const char *name = tw_cg_file_names[file];
+    ssize_t n = tw_cg_tree_read(r->tree[h], r->node[h], file, r->buf, sizeof(r->buf), NULL);
     if (n >= 0) {
         return n;
     }
-    if (n == -ENOENT) {
+    if (n == -ENOENT || n == -ENOTDIR) {
+        if (tw_cg_tree_gone(r->tree[h], r->node[h])) {
+            rd_gone(r, h);
+            return -1;
+        }
         if (required) {
             r->missing = true;
-            note_error(r->c, r->rel, name, (int)n, NULL);
+            note_error(r->c, r->rel, name, -ENOENT, NULL);
         }
         return -1;
     }
@@ -546,14 +604,14 @@ static ssize_t rd_file(rd_t *r, int h, const char *name, bool required)
     return -1;
 }
 
-static bool rd_u64(rd_t *r, int h, const char *name, bool required, bool allow_max, uint64_t *v)
+static bool rd_u64(rd_t *r, int h, unsigned file, bool required, bool allow_max, uint64_t *v)
 {
-    ssize_t n = rd_file(r, h, name, required);
+    ssize_t n = rd_file(r, h, file, required);
     if (n < 0) {
         return false;
     }
     if (tw_cg_parse_u64(r->buf, (size_t)n, allow_max, v) != 0) {
-        note_error(r->c, r->rel, name, 0, "not a number");
+        note_error(r->c, r->rel, tw_cg_file_names[file], 0, "not a number");
         return false;
     }
     return true;
@@ -561,16 +619,16 @@ static bool rd_u64(rd_t *r, int h, const char *name, bool required, bool allow_m
 
 /* Reads a keyed file into vals; *found gets the mask of keys seen. Returns false when the file
  * could not be read or parsed (counted when it matters). */
-static bool rd_keyed(rd_t *r, int h, const char *name, bool required, const char *const *keys,
+static bool rd_keyed(rd_t *r, int h, unsigned file, bool required, const char *const *keys,
                      size_t nkeys, uint64_t *vals, uint32_t *found)
 {
     *found = 0;
-    ssize_t n = rd_file(r, h, name, required);
+    ssize_t n = rd_file(r, h, file, required);
     if (n < 0) {
         return false;
     }
     if (tw_cg_parse_keyed(r->buf, (size_t)n, keys, nkeys, vals, found) != 0) {
-        note_error(r->c, r->rel, name, 0, "malformed line");
+        note_error(r->c, r->rel, tw_cg_file_names[file], 0, "malformed line");
         *found = 0;
         return false;
     }
@@ -587,44 +645,24 @@ static bool need_keys(rd_t *r, const char *name, uint32_t found, uint32_t want)
     return true;
 }
 
-/* Counts the lines of cgroup.procs (which may be larger than the buffer). */
-static bool count_procs(rd_t *r, int h, uint64_t *out)
+/* Counts the lines of cgroup.procs (which may be larger than the buffer). Returns 1 when
+ * counted, 0 when it failed (counted), -1 when the directory vanished since the walk. */
+static int count_procs(rd_t *r, int h, uint64_t *out)
 {
-    if (r->fd[h] < 0) {
-        return false;
+    ssize_t n =
+        tw_cg_tree_read(r->tree[h], r->node[h], TW_CG_FILE_PROCS, r->buf, sizeof(r->buf), out);
+    if (n >= 0) {
+        return 1;
     }
-    int fd = openat(r->fd[h], "cgroup.procs", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            r->missing = true;
+    if (n == -ENOENT || n == -ENOTDIR) {
+        if (tw_cg_tree_gone(r->tree[h], r->node[h])) {
+            rd_gone(r, h);
+            return -1;
         }
-        note_error(r->c, r->rel, "cgroup.procs", -errno, NULL);
-        return false;
+        r->missing = true;
     }
-    uint64_t lines = 0;
-    for (;;) {
-        ssize_t n = read(fd, r->buf, sizeof(r->buf));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            note_error(r->c, r->rel, "cgroup.procs", -errno, NULL);
-            close(fd);
-            return false;
-        }
-        if (n == 0) {
-            break;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            lines += r->buf[i] == '\n';
-        }
-        if ((size_t)n < sizeof(r->buf)) {
-            break; /* short read: end of file (see read_at) */
-        }
-    }
-    close(fd);
-    *out = lines;
-    return true;
+    note_error(r->c, r->rel, "cgroup.procs", (int)n, NULL);
+    return 0;
 }
 
 static void read_cpu(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
@@ -632,24 +670,24 @@ static void read_cpu(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
     tw_cgroup_collector_t *c = r->c;
     if (c->src_cpu == SRC_V1) {
         uint64_t v;
-        if (rd_u64(r, H_CPUACCT, "cpuacct.usage", true, false, &v)) {
+        if (rd_u64(r, H_CPUACCT, TW_CG_FILE_CPUACCT_USAGE, true, false, &v)) {
             s->cpu = true;
             s->usage_ns = v;
             static const char *const k[] = {"user", "system"};
             uint64_t vals[2] = {0, 0};
             /* cpuacct.stat is in USER_HZ ticks, 100 a second on every Linux ABI. */
             uint32_t f;
-            if (rd_keyed(r, H_CPUACCT, "cpuacct.stat", true, k, 2, vals, &f) &&
+            if (rd_keyed(r, H_CPUACCT, TW_CG_FILE_CPUACCT_STAT, true, k, 2, vals, &f) &&
                 need_keys(r, "cpuacct.stat", f, 3)) {
                 s->user_ns = vals[0] * 10000000ull;
                 s->system_ns = vals[1] * 10000000ull;
             }
         }
-        if (r->fd[H_CPU] >= 0) {
-            if (rd_u64(r, H_CPU, "cpu.shares", true, false, &s->shares)) {
+        if (r->node[H_CPU] != NULL) {
+            if (rd_u64(r, H_CPU, TW_CG_FILE_CPU_SHARES, true, false, &s->shares)) {
                 s->cpu_spec = true;
-                rd_u64(r, H_CPU, "cpu.cfs_period_us", false, false, &s->period_us);
-                ssize_t n = rd_file(r, H_CPU, "cpu.cfs_quota_us", false);
+                rd_u64(r, H_CPU, TW_CG_FILE_CFS_PERIOD, false, false, &s->period_us);
+                ssize_t n = rd_file(r, H_CPU, TW_CG_FILE_CFS_QUOTA, false);
                 int64_t q;
                 if (n >= 0) {
                     if (tw_cg_parse_i64(r->buf, (size_t)n, &q) != 0) {
@@ -662,7 +700,7 @@ static void read_cpu(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
             static const char *const k[] = {"nr_periods", "nr_throttled", "throttled_time"};
             uint64_t vals[3] = {0, 0, 0};
             uint32_t f;
-            if (rd_keyed(r, H_CPU, "cpu.stat", false, k, 3, vals, &f) && f == 7) {
+            if (rd_keyed(r, H_CPU, TW_CG_FILE_CPU_STAT, false, k, 3, vals, &f) && f == 7) {
                 s->cfs = true;
                 s->periods = vals[0];
                 s->throttled = vals[1];
@@ -674,7 +712,8 @@ static void read_cpu(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
                                         "nr_periods", "nr_throttled", "throttled_usec"};
         uint64_t vals[6] = {0};
         uint32_t f;
-        if (rd_keyed(r, H_V2, "cpu.stat", true, k, 6, vals, &f) && need_keys(r, "cpu.stat", f, 7)) {
+        if (rd_keyed(r, H_V2, TW_CG_FILE_CPU_STAT, true, k, 6, vals, &f) &&
+            need_keys(r, "cpu.stat", f, 7)) {
             s->cpu = true;
             s->usage_ns = vals[0] * 1000;
             s->user_ns = vals[1] * 1000;
@@ -687,7 +726,7 @@ static void read_cpu(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
             s->throttled_ns = vals[5] * 1000;
         }
         if (!is_root && (v2ctrls & TW_CG_CTRL_CPU)) {
-            ssize_t n = rd_file(r, H_V2, "cpu.max", true);
+            ssize_t n = rd_file(r, H_V2, TW_CG_FILE_CPU_MAX, true);
             bool max_ok = n >= 0;
             if (max_ok &&
                 tw_cg_parse_cpu_max(r->buf, (size_t)n, &s->quota_us, &s->period_us) != 0) {
@@ -695,7 +734,7 @@ static void read_cpu(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
                 max_ok = false;
             }
             uint64_t w;
-            bool weight_ok = rd_u64(r, H_V2, "cpu.weight", true, false, &w);
+            bool weight_ok = rd_u64(r, H_V2, TW_CG_FILE_CPU_WEIGHT, true, false, &w);
             if (weight_ok) {
                 s->shares = tw_cg_weight_to_shares(w);
             }
@@ -711,20 +750,19 @@ static void read_memory(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
 {
     tw_cgroup_collector_t *c = r->c;
     if (c->src_mem == SRC_V1) {
-        if (!rd_u64(r, H_MEMORY, "memory.usage_in_bytes", true, false, &s->usage)) {
+        if (!rd_u64(r, H_MEMORY, TW_CG_FILE_MEM_USAGE, true, false, &s->usage)) {
             return;
         }
         s->mem = true;
-        s->max_usage_ok =
-            rd_u64(r, H_MEMORY, "memory.max_usage_in_bytes", true, false, &s->max_usage);
-        rd_u64(r, H_MEMORY, "memory.failcnt", true, false, &s->failcnt);
-        rd_u64(r, H_MEMORY, "memory.limit_in_bytes", true, false, &s->limit);
+        s->max_usage_ok = rd_u64(r, H_MEMORY, TW_CG_FILE_MEM_MAX_USAGE, true, false, &s->max_usage);
+        rd_u64(r, H_MEMORY, TW_CG_FILE_MEM_FAILCNT, true, false, &s->failcnt);
+        rd_u64(r, H_MEMORY, TW_CG_FILE_MEM_LIMIT, true, false, &s->limit);
         static const char *const k[] = {
             "total_cache", "total_rss", "total_swap", "total_inactive_file",
             "cache",       "rss",       "swap",       "inactive_file"};
         uint64_t v[8] = {0};
         uint32_t f;
-        rd_keyed(r, H_MEMORY, "memory.stat", true, k, 8, v, &f);
+        rd_keyed(r, H_MEMORY, TW_CG_FILE_MEM_STAT, true, k, 8, v, &f);
         /* cAdvisor reads the hierarchical total_* counters; old kernels without them: own. */
         s->cache = (f & 1) ? v[0] : v[4];
         s->rss = (f & 2) ? v[1] : v[5];
@@ -733,24 +771,24 @@ static void read_memory(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
         static const char *const ko[] = {"oom_kill"};
         uint64_t oom = 0;
         uint32_t fo;
-        if (rd_keyed(r, H_MEMORY, "memory.oom_control", false, ko, 1, &oom, &fo) && fo == 1) {
+        if (rd_keyed(r, H_MEMORY, TW_CG_FILE_MEM_OOM_CONTROL, false, ko, 1, &oom, &fo) && fo == 1) {
             s->oom = oom;
         }
     } else if (c->src_mem == SRC_V2) {
         if (is_root || !(v2ctrls & TW_CG_CTRL_MEMORY)) {
             return; /* the v2 root has no memory.current */
         }
-        if (!rd_u64(r, H_V2, "memory.current", true, false, &s->usage)) {
+        if (!rd_u64(r, H_V2, TW_CG_FILE_MEM_CURRENT, true, false, &s->usage)) {
             return;
         }
         s->mem = true;
-        s->max_usage_ok = rd_u64(r, H_V2, "memory.peak", false, false, &s->max_usage);
-        rd_u64(r, H_V2, "memory.max", true, true, &s->limit);
-        rd_u64(r, H_V2, "memory.swap.current", false, false, &s->swap);
+        s->max_usage_ok = rd_u64(r, H_V2, TW_CG_FILE_MEM_PEAK, false, false, &s->max_usage);
+        rd_u64(r, H_V2, TW_CG_FILE_MEM_MAX, true, true, &s->limit);
+        rd_u64(r, H_V2, TW_CG_FILE_MEM_SWAP_CURRENT, false, false, &s->swap);
         static const char *const k[] = {"file", "anon", "inactive_file"};
         uint64_t v[3] = {0};
         uint32_t f;
-        if (rd_keyed(r, H_V2, "memory.stat", true, k, 3, v, &f)) {
+        if (rd_keyed(r, H_V2, TW_CG_FILE_MEM_STAT, true, k, 3, v, &f)) {
             need_keys(r, "memory.stat", f, 3);
         }
         s->cache = v[0];
@@ -758,7 +796,7 @@ static void read_memory(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
         s->inactive_file = v[2];
         static const char *const ke[] = {"max", "oom_kill"};
         uint64_t e[2] = {0};
-        if (rd_keyed(r, H_V2, "memory.events", true, ke, 2, e, &f)) {
+        if (rd_keyed(r, H_V2, TW_CG_FILE_MEM_EVENTS, true, ke, 2, e, &f)) {
             need_keys(r, "memory.events", f, 3);
         }
         s->failcnt = e[0];
@@ -770,21 +808,21 @@ static void read_io(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
 {
     tw_cgroup_collector_t *c = r->c;
     if (c->src_io == SRC_V1) {
-        const char *name = "blkio.throttle.io_service_bytes_recursive";
-        ssize_t n = rd_file(r, H_BLKIO, name, false);
+        unsigned file = TW_CG_FILE_BLKIO_RECURSIVE;
+        ssize_t n = rd_file(r, H_BLKIO, file, false);
         if (n < 0) {
-            name = "blkio.throttle.io_service_bytes";
-            n = rd_file(r, H_BLKIO, name, false);
+            file = TW_CG_FILE_BLKIO;
+            n = rd_file(r, H_BLKIO, file, false);
         }
         if (n >= 0) {
             if (tw_cg_parse_blkio(r->buf, (size_t)n, &s->iostat) != 0) {
-                note_error(c, r->rel, name, 0, "malformed line");
+                note_error(c, r->rel, tw_cg_file_names[file], 0, "malformed line");
             } else {
                 s->io = true;
             }
         }
     } else if (c->src_io == SRC_V2 && (is_root || (v2ctrls & TW_CG_CTRL_IO))) {
-        ssize_t n = rd_file(r, H_V2, "io.stat", !is_root);
+        ssize_t n = rd_file(r, H_V2, TW_CG_FILE_IO_STAT, !is_root);
         if (n >= 0) {
             if (tw_cg_parse_io_stat(r->buf, (size_t)n, &s->iostat) != 0) {
                 note_error(c, r->rel, "io.stat", 0, "malformed line");
@@ -799,42 +837,52 @@ static void read_pids(rd_t *r, cstats_t *s, bool is_root, unsigned v2ctrls)
 {
     tw_cgroup_collector_t *c = r->c;
     int h = -1;
-    if (c->src_pids == SRC_V1 && r->fd[H_PIDS] >= 0) {
+    if (c->src_pids == SRC_V1 && r->node[H_PIDS] != NULL) {
         h = H_PIDS;
         if (!is_root) {
-            s->threads_ok = rd_u64(r, H_PIDS, "pids.current", true, false, &s->threads);
+            s->threads_ok = rd_u64(r, H_PIDS, TW_CG_FILE_PIDS_CURRENT, true, false, &s->threads);
         }
-    } else if (c->src_pids == SRC_V2 && r->fd[H_V2] >= 0) {
+    } else if (c->src_pids == SRC_V2 && r->node[H_V2] != NULL) {
         h = H_V2;
         if (!is_root && (v2ctrls & TW_CG_CTRL_PIDS)) {
-            s->threads_ok = rd_u64(r, H_V2, "pids.current", true, false, &s->threads);
+            s->threads_ok = rd_u64(r, H_V2, TW_CG_FILE_PIDS_CURRENT, true, false, &s->threads);
         }
     }
-    if (h < 0) {
-        /* No pids controller: count processes in whichever hierarchy has this cgroup. */
-        static const int order[] = {H_CPU, H_CPUACCT, H_MEMORY, H_BLKIO, H_V2};
-        for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-            if (r->fd[order[i]] >= 0) {
-                h = order[i];
-                break;
+    for (;;) {
+        if (h < 0 || r->node[h] == NULL) {
+            /* No pids controller (or its directory vanished): count processes in whichever
+             * hierarchy has this cgroup. */
+            static const int order[] = {H_CPU, H_CPUACCT, H_MEMORY, H_BLKIO, H_V2};
+            h = -1;
+            for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+                if (r->node[order[i]] != NULL) {
+                    h = order[i];
+                    break;
+                }
             }
         }
-    }
-    if (h >= 0) {
-        s->procs_ok = count_procs(r, h, &s->procs);
+        if (h < 0) {
+            return;
+        }
+        int rc = count_procs(r, h, &s->procs);
+        if (rc >= 0) {
+            s->procs_ok = rc == 1;
+            return;
+        }
     }
 }
 
 static void read_psi(rd_t *r, cstats_t *s)
 {
-    static const char *const names[3] = {"cpu.pressure", "memory.pressure", "io.pressure"};
+    static const unsigned files[3] = {TW_CG_FILE_CPU_PRESSURE, TW_CG_FILE_MEM_PRESSURE,
+                                      TW_CG_FILE_IO_PRESSURE};
     for (int i = 0; i < 3; i++) {
-        ssize_t n = rd_file(r, H_V2, names[i], false);
+        ssize_t n = rd_file(r, H_V2, files[i], false);
         if (n < 0) {
             continue;
         }
         if (tw_cg_parse_psi(r->buf, (size_t)n, &s->psi[i]) != 0) {
-            note_error(r->c, r->rel, names[i], 0, "no some/full total");
+            note_error(r->c, r->rel, tw_cg_file_names[files[i]], 0, "no some/full total");
             continue;
         }
         s->psi_ok[i] = true;
@@ -991,25 +1039,24 @@ static void emit_container(tw_cgroup_collector_t *c, tw_mset_t *out, const char 
 }
 
 /* Reads and emits one cgroup; returns false when it vanished. */
-static bool collect_one(tw_cgroup_collector_t *c, tw_mset_t *out, const char *rel, rd_t *r,
+static bool collect_one(tw_cgroup_collector_t *c, tw_mset_t *out, const path_ent_t *p, rd_t *r,
                         const tw_cgroup_pods_t *pods, int64_t now_ms)
 {
-    bool is_root = strcmp(rel, "/") == 0;
-    const char *sub = is_root ? "." : rel + 1;
-    int opened = 0;
+    const char *rel = p->rel;
+    bool is_root = p->len == 1;
+    int present = 0;
     for (int h = 0; h < H_COUNT; h++) {
-        r->fd[h] = -1;
-        if (c->hfd[h] < 0) {
-            continue;
+        r->node[h] = p->node[h];
+        r->tree[h] = c->tree[c->primary[h]];
+        if (r->node[h] != NULL && c->after_walk != NULL &&
+            tw_cg_tree_gone(r->tree[h], r->node[h])) {
+            /* Tests remove directories after the walk; a kept descriptor on their tmpfs would
+             * still read the removed files, where cgroupfs answers ENODEV. */
+            r->node[h] = NULL;
         }
-        if (c->alias[h] >= 0) {
-            r->fd[h] = r->fd[c->alias[h]]; /* "cpu" and "cpuacct" on one mount: open once */
-            continue;
-        }
-        r->fd[h] = openat(c->hfd[h], sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        opened += r->fd[h] >= 0;
+        present += r->node[h] != NULL;
     }
-    if (opened == 0) {
+    if (present == 0) {
         return false; /* gone from every hierarchy since the walk */
     }
     r->rel = rel;
@@ -1019,12 +1066,13 @@ static bool collect_one(tw_cgroup_collector_t *c, tw_mset_t *out, const char *re
     memcpy(first_before, c->first_error, sizeof(first_before));
 
     unsigned v2ctrls = 0;
-    if (r->fd[H_V2] >= 0 && c->pure_v2 && !is_root) {
-        ssize_t n = read_at(r->fd[H_V2], "cgroup.controllers", r->buf, sizeof(r->buf));
+    if (r->node[H_V2] != NULL && c->pure_v2 && !is_root) {
+        ssize_t n = tw_cg_tree_read(r->tree[H_V2], r->node[H_V2], TW_CG_FILE_CONTROLLERS, r->buf,
+                                    sizeof(r->buf), NULL);
         if (n >= 0) {
             v2ctrls = tw_cg_parse_controllers(r->buf, (size_t)n);
         }
-    } else if (r->fd[H_V2] >= 0) {
+    } else if (r->node[H_V2] != NULL) {
         v2ctrls = c->v2_ctrls; /* hybrid: what the unified root offers */
     }
     cstats_t s;
@@ -1035,21 +1083,17 @@ static bool collect_one(tw_cgroup_collector_t *c, tw_mset_t *out, const char *re
     read_pids(r, &s, is_root, v2ctrls);
     read_psi(r, &s);
 
-    bool vanished = false;
-    if (r->missing) {
+    bool vanished = true;
+    for (int h = 0; h < H_COUNT && vanished; h++) {
+        vanished = r->node[h] == NULL;
+    }
+    if (!vanished && r->missing) {
         /* A required file was missing: did the directory go away under us? */
         vanished = true;
         for (int h = 0; h < H_COUNT && vanished; h++) {
-            char probe[PATH_MAX];
-            if (r->fd[h] >= 0) {
-                snprintf(probe, sizeof(probe), "%s%s", c->hier[h], is_root ? "" : rel);
-                vanished = access(probe, F_OK) != 0;
+            if (r->node[h] != NULL) {
+                vanished = tw_cg_tree_gone(r->tree[h], r->node[h]);
             }
-        }
-    }
-    for (int h = 0; h < H_COUNT; h++) {
-        if (r->fd[h] >= 0 && c->alias[h] < 0) {
-            close(r->fd[h]);
         }
     }
     if (vanished) {
@@ -1059,6 +1103,15 @@ static bool collect_one(tw_cgroup_collector_t *c, tw_mset_t *out, const char *re
     }
     emit_container(c, out, rel, &s, pods, now_ms);
     return true;
+}
+
+static bool hier_used(const tw_cgroup_collector_t *c, int h)
+{
+    return (h == H_V2 && (c->src_cpu == SRC_V2 || c->src_mem == SRC_V2 || c->src_io == SRC_V2 ||
+                          c->src_pids == SRC_V2)) ||
+           ((h == H_CPU || h == H_CPUACCT) && c->src_cpu == SRC_V1) ||
+           (h == H_MEMORY && c->src_mem == SRC_V1) || (h == H_BLKIO && c->src_io == SRC_V1) ||
+           (h == H_PIDS && c->src_pids == SRC_V1);
 }
 
 int tw_cgroup_collector_collect(tw_cgroup_collector_t *c, tw_mset_t *out, int64_t now_ms,
@@ -1075,47 +1128,55 @@ int tw_cgroup_collector_collect(tw_cgroup_collector_t *c, tw_mset_t *out, int64_
     tw_arena_reset(c->scratch);
     memset(c->fam, 0, sizeof(c->fam));
 
-    /* Walk each distinct hierarchy we read from. */
+    /*
+     * Walk each distinct hierarchy (a directory reached through two names, like cpu and
+     * cpuacct on one mount, is walked once): first those we report from, whose directories
+     * make the paths, then the others (the unified tree in hybrid mode, for PSI and process
+     * counts), which only join the paths found already.
+     */
     static const int walk_order[] = {H_V2, H_CPUACCT, H_CPU, H_MEMORY, H_BLKIO, H_PIDS};
-    dev_t seen_dev[H_COUNT];
-    ino_t seen_ino[H_COUNT];
+    uint64_t seen_dev[H_COUNT], seen_ino[H_COUNT];
+    int seen_h[H_COUNT];
     int nseen = 0, walked = 0;
-    char rel[PATH_MAX];
-    for (size_t i = 0; i < sizeof(walk_order) / sizeof(walk_order[0]); i++) {
-        int h = walk_order[i];
-        if (c->hier[h] == NULL) {
-            continue;
-        }
-        bool used = (h == H_V2 && (c->src_cpu == SRC_V2 || c->src_mem == SRC_V2 ||
-                                   c->src_io == SRC_V2 || c->src_pids == SRC_V2)) ||
-                    ((h == H_CPU || h == H_CPUACCT) && c->src_cpu == SRC_V1) ||
-                    (h == H_MEMORY && c->src_mem == SRC_V1) ||
-                    (h == H_BLKIO && c->src_io == SRC_V1) || (h == H_PIDS && c->src_pids == SRC_V1);
-        if (!used) {
-            continue;
-        }
-        int fd = open(c->hier[h], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            if (fd >= 0) {
-                close(fd);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < sizeof(walk_order) / sizeof(walk_order[0]); i++) {
+            int h = walk_order[i];
+            bool used = hier_used(c, h);
+            if (c->tree[h] == NULL || used != (pass == 0)) {
+                continue;
             }
-            note_error(c, "/", c->hier[h], -errno, NULL);
-            continue;
+            c->primary[h] = h;
+            struct stat st;
+            if (stat(c->hier[h], &st) != 0) {
+                if (used) {
+                    note_error(c, "/", c->hier[h], -errno, NULL);
+                }
+                continue;
+            }
+            int dup = -1;
+            for (int k = 0; k < nseen && dup < 0; k++) {
+                if (seen_dev[k] == (uint64_t)st.st_dev && seen_ino[k] == (uint64_t)st.st_ino) {
+                    dup = seen_h[k];
+                }
+            }
+            if (dup >= 0) {
+                c->primary[h] = dup;
+                continue;
+            }
+            walk_ctx_t w = {c, h, used};
+            uint64_t dev, ino;
+            int rc = tw_cg_tree_walk(c->tree[h], c->max_depth, walk_visit, &w, &dev, &ino);
+            if (rc != 0) {
+                if (used) {
+                    note_error(c, "/", c->hier[h], rc, NULL);
+                }
+                continue;
+            }
+            seen_dev[nseen] = dev;
+            seen_ino[nseen] = ino;
+            seen_h[nseen++] = h;
+            walked += used;
         }
-        bool dup = false;
-        for (int k = 0; k < nseen; k++) {
-            dup |= seen_dev[k] == st.st_dev && seen_ino[k] == st.st_ino;
-        }
-        if (dup) {
-            close(fd);
-            continue;
-        }
-        seen_dev[nseen] = st.st_dev;
-        seen_ino[nseen++] = st.st_ino;
-        rel[0] = '\0';
-        walk(c, fd, rel, 0, 0);
-        walked++;
     }
     if (walked == 0) {
         return tw_error_set(err, TW_EIO, "cgroup collector: cannot read any hierarchy under %s",
@@ -1124,7 +1185,14 @@ int tw_cgroup_collector_collect(tw_cgroup_collector_t *c, tw_mset_t *out, int64_
     if (c->limit_hit) {
         note_error(c, "/", "", 0, "max_cgroups reached; the rest is not reported");
     }
-    qsort(c->paths, c->npaths, sizeof(*c->paths), cmp_str);
+    for (int h = 0; h < H_COUNT; h++) {
+        if (c->primary[h] != h) {
+            for (size_t i = 0; i < c->npaths; i++) {
+                c->paths[i].node[h] = c->paths[i].node[c->primary[h]];
+            }
+        }
+    }
+    qsort(c->paths, c->npaths, sizeof(*c->paths), cmp_path);
     if (c->after_walk != NULL) {
         c->after_walk(c->after_walk_ctx);
     }
@@ -1134,35 +1202,53 @@ int tw_cgroup_collector_collect(tw_cgroup_collector_t *c, tw_mset_t *out, int64_
     tw_cgroup_pods_ref(pods);
     pthread_mutex_unlock(&c->pods_lock);
 
-    struct stat hst[H_COUNT];
-    for (int h = 0; h < H_COUNT; h++) {
-        c->hfd[h] = c->hier[h] != NULL ? open(c->hier[h], O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        c->alias[h] = -1;
-        if (c->hfd[h] < 0 || fstat(c->hfd[h], &hst[h]) != 0) {
-            continue;
-        }
-        for (int k = 0; k < h; k++) {
-            if (c->hfd[k] >= 0 && c->alias[k] < 0 && hst[k].st_dev == hst[h].st_dev &&
-                hst[k].st_ino == hst[h].st_ino) {
-                c->alias[h] = k;
-                break;
-            }
-        }
-    }
     rd_t *r = tw_arena_alloc(c->scratch, sizeof(*r));
     r->c = c;
     for (size_t i = 0; i < c->npaths; i++) {
-        if (collect_one(c, out, c->paths[i], r, pods, now_ms)) {
+        if (collect_one(c, out, &c->paths[i], r, pods, now_ms)) {
             c->containers++;
-        }
-    }
-    for (int h = 0; h < H_COUNT; h++) {
-        if (c->hfd[h] >= 0) {
-            close(c->hfd[h]);
-            c->hfd[h] = -1;
         }
     }
     tw_cg_pods_write_ksm(pods, c->node_name, out);
     tw_cgroup_pods_unref(pods);
+    return 0;
+}
+
+size_t tw_cgroup_collector_open_files(const tw_cgroup_collector_t *c)
+{
+    return c->fds.kept;
+}
+
+int tw_cgroup_nofile_raise(uint64_t want, uint64_t *soft_out, tw_error_t *err)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        int e = errno;
+        return tw_error_set(err, -e, "getrlimit(RLIMIT_NOFILE): %s", strerror(e));
+    }
+    rlim_t target = want == 0 ? rl.rlim_max : (rlim_t)want;
+    if (target == RLIM_INFINITY || target > (rlim_t)1 << 20) {
+        target = (rlim_t)1 << 20; /* keep the descriptor table a sane size */
+    }
+    if (target > rl.rlim_cur) {
+        struct rlimit up = {target, rl.rlim_max};
+        if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max) {
+            up.rlim_max = target; /* needs CAP_SYS_RESOURCE */
+            if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
+                up.rlim_cur = up.rlim_max = rl.rlim_max; /* unprivileged: up to the hard limit */
+            }
+        }
+        if (up.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) != 0) {
+            int e = errno;
+            return tw_error_set(err, -e, "setrlimit(RLIMIT_NOFILE, %llu): %s",
+                                (unsigned long long)up.rlim_cur, strerror(e));
+        }
+        if (up.rlim_cur > rl.rlim_cur) {
+            rl.rlim_cur = up.rlim_cur;
+        }
+    }
+    if (soft_out != NULL) {
+        *soft_out = (uint64_t)rl.rlim_cur;
+    }
     return 0;
 }

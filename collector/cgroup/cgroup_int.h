@@ -2,11 +2,12 @@
 /*
  * cgroup_int.h - declarations shared only inside collector/cgroup/ (and its unit and fuzz tests):
  * the pure parsers of cgroup files, container identity from a cgroup path, the Kubernetes
- * quantity parser, and the pod table's lookups and kube-state-metrics writer.
+ * quantity parser, the pod table's lookups and kube-state-metrics writer, and the kept directory
+ * tree the collector reads through (cgroup_tree.c).
  *
- * Everything declared here is pure (no I/O, no clock, no logging) and thread-safe on distinct
- * inputs, so it can be unit-tested and fuzzed directly. Nothing outside collector/cgroup/ and
- * tests/ includes this header.
+ * Everything declared here except the kept tree is pure (no I/O, no clock, no logging) and
+ * thread-safe on distinct inputs, so it can be unit-tested and fuzzed directly. Nothing outside
+ * collector/cgroup/ and tests/ includes this header.
  */
 #ifndef TW_COLLECTOR_CGROUP_INT_H
 #define TW_COLLECTOR_CGROUP_INT_H
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "collector/cgroup/cgroup.h"
 
@@ -132,6 +134,120 @@ int tw_cg_quantity_parse(const char *s, size_t len, tw_cg_quantity_t *out);
 int64_t tw_cg_quantity_value(const tw_cg_quantity_t *q);
 /* The quantity in thousandths rounded up, like Quantity.MilliValue(). */
 int64_t tw_cg_quantity_milli(const tw_cg_quantity_t *q);
+
+/* ---- Kept directory tree and file descriptors (cgroup_tree.c) ---- */
+
+/*
+ * A tw_cg_tree_t mirrors one cgroup hierarchy's directories between collections and keeps the
+ * descriptors of the files read in each, so a collection re-reads them with pread(fd, .., 0)
+ * (cgroupfs regenerates a file's content on every read at offset 0) instead of
+ * openat + read + close. A walk re-lists only directories that have subdirectories (a directory
+ * whose st_nlink is 2 has none, as find(1) assumes; cgroupfs keeps nlink = 2 + subdirectories)
+ * and checks each child's inode, so a cgroup removed and recreated under the same name gets new
+ * descriptors. Kept descriptors are limited by a tw_cg_fds_t budget shared by all trees; past it,
+ * files are opened, read and closed as before. EMFILE/ENFILE closes every kept file descriptor,
+ * cuts the budget to half of what was kept and retries once. I/O module: not pure; one thread per
+ * tree.
+ */
+
+/* The files the collector reads; index of tw_cg_node_t.fd. */
+enum {
+    TW_CG_FILE_CONTROLLERS,
+    TW_CG_FILE_PROCS,
+    TW_CG_FILE_CPUACCT_USAGE,
+    TW_CG_FILE_CPUACCT_STAT,
+    TW_CG_FILE_CPU_SHARES,
+    TW_CG_FILE_CFS_PERIOD,
+    TW_CG_FILE_CFS_QUOTA,
+    TW_CG_FILE_CPU_STAT,
+    TW_CG_FILE_CPU_MAX,
+    TW_CG_FILE_CPU_WEIGHT,
+    TW_CG_FILE_MEM_USAGE,
+    TW_CG_FILE_MEM_MAX_USAGE,
+    TW_CG_FILE_MEM_FAILCNT,
+    TW_CG_FILE_MEM_LIMIT,
+    TW_CG_FILE_MEM_STAT,
+    TW_CG_FILE_MEM_OOM_CONTROL,
+    TW_CG_FILE_MEM_CURRENT,
+    TW_CG_FILE_MEM_PEAK,
+    TW_CG_FILE_MEM_MAX,
+    TW_CG_FILE_MEM_SWAP_CURRENT,
+    TW_CG_FILE_MEM_EVENTS,
+    TW_CG_FILE_BLKIO_RECURSIVE,
+    TW_CG_FILE_BLKIO,
+    TW_CG_FILE_IO_STAT,
+    TW_CG_FILE_PIDS_CURRENT,
+    TW_CG_FILE_CPU_PRESSURE,
+    TW_CG_FILE_MEM_PRESSURE,
+    TW_CG_FILE_IO_PRESSURE,
+    TW_CG_FILE_COUNT
+};
+
+/* File names by TW_CG_FILE_* index (static strings). */
+extern const char *const tw_cg_file_names[TW_CG_FILE_COUNT];
+
+/* The descriptor budget shared by a collector's trees. */
+typedef struct tw_cg_fds {
+    size_t max;                  /* descriptors that may be kept open across collections */
+    size_t kept;                 /* kept now (files and directories, not the tree roots) */
+    size_t exhausted;            /* EMFILE/ENFILE seen since creation (each closed every kept fd) */
+    struct tw_cg_tree *trees[8]; /* the trees that share it, for eviction */
+    size_t ntrees;
+} tw_cg_fds_t;
+
+/* One cgroup directory. Invariant: rel, hash and ino stay fixed for the node's life; a node is
+ * freed (its descriptors closed) by the first walk that does not find it with the same inode. */
+typedef struct tw_cg_node {
+    char *rel;        /* "/" for the root, else "/a/b"; heap, owned */
+    size_t rel_len;   /* strlen(rel) */
+    uint64_t hash;    /* tw_hash64(rel, rel_len, 0) */
+    const char *name; /* the last component, inside rel ("." for the root) */
+    uint64_t ino;     /* st_ino when last seen */
+    uint64_t nlink;   /* st_nlink when last seen: 2 means no subdirectories */
+    int dfd;          /* kept directory descriptor (only for directories with children), or -1 */
+    unsigned gen;     /* the walk that last saw it */
+    struct tw_cg_node **kids; /* in the order of the last listing */
+    size_t nkids, kids_cap;
+    int fd[TW_CG_FILE_COUNT]; /* kept file descriptors, -1 when none */
+} tw_cg_node_t;
+
+typedef struct tw_cg_tree tw_cg_tree_t;
+
+/* Creates the tree of the hierarchy at path (copied); fds is borrowed and must outlive the tree,
+ * which registers itself in it (at most 8 trees per budget). Never fails: an unreadable root
+ * shows up in tw_cg_tree_walk(). */
+tw_cg_tree_t *tw_cg_tree_new(const char *path, tw_cg_fds_t *fds);
+
+/* Closes every descriptor and frees. NULL is a no-op. */
+void tw_cg_tree_free(tw_cg_tree_t *t);
+
+/*
+ * Walks the hierarchy: re-stats its root (re-opening it when the mount changed), lists every
+ * directory with subdirectories down to max_depth levels, and calls visit(ctx, node) for each
+ * directory in pre-order, in listing order; when visit returns false, the node's subdirectories
+ * are not walked (and dropped). Directories gone since the last walk are dropped with their
+ * descriptors.
+ * Returns 0, or -errno when the root cannot be opened (*dev_out, *ino_out: the root's identity).
+ */
+int tw_cg_tree_walk(tw_cg_tree_t *t, unsigned max_depth, bool (*visit)(void *, tw_cg_node_t *),
+                    void *ctx, uint64_t *dev_out, uint64_t *ino_out);
+
+/*
+ * Reads file (a TW_CG_FILE_* index) of node into buf (NUL-terminated, at most cap - 1 bytes),
+ * through the kept descriptor when there is one (re-opened once when it reports the cgroup gone),
+ * else opening it and keeping the descriptor when the budget allows. When lines is not NULL the
+ * whole file is read in cap - 1 byte pieces and *lines gets its count of newlines (buf then holds
+ * the last piece). Returns the length read, or -errno.
+ */
+ssize_t tw_cg_tree_read(tw_cg_tree_t *t, tw_cg_node_t *node, unsigned file, char *buf, size_t cap,
+                        uint64_t *lines);
+
+/* True when node's directory no longer exists (the path is gone or is another directory). */
+bool tw_cg_tree_gone(tw_cg_tree_t *t, const tw_cg_node_t *node);
+
+/* Closes every kept file descriptor of the trees sharing fds (nodes and directory descriptors
+ * stay). */
+void tw_cg_fds_drop_all(tw_cg_fds_t *fds);
 
 /* ---- Collector test hook (cgroup_collector.c) ---- */
 

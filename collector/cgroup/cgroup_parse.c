@@ -89,7 +89,9 @@ static bool word_is(const char *w, size_t n, const char *s)
 int tw_cg_parse_keyed(const char *buf, size_t len, const char *const *keys, size_t nkeys,
                       uint64_t *vals, uint32_t *found)
 {
-    cursor_t c = {buf, buf + len};
+    /* Hot path of every collection (v1 memory.stat is ~40 lines per cgroup): one memchr per
+     * line, and a key is compared only when its length and first byte match. */
+    const char *p = buf, *end = buf + len;
     size_t klen[32];
     if (nkeys > 32) {
         nkeys = 32;
@@ -98,17 +100,21 @@ int tw_cg_parse_keyed(const char *buf, size_t len, const char *const *keys, size
         klen[i] = strlen(keys[i]);
     }
     *found = 0;
-    while (c.p < c.end) {
-        const char *w;
-        size_t n = take_word(&c, &w);
-        if (n == 0) {
-            next_line(&c);
-            continue;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL) {
+            eol = end;
         }
-        for (size_t i = 0; i < nkeys; i++) {
-            if (klen[i] != n || memcmp(w, keys[i], n) != 0) {
+        const char *q = p;
+        while (q < eol && !is_blank(*q)) {
+            q++;
+        }
+        size_t n = (size_t)(q - p);
+        for (size_t i = 0; n > 0 && i < nkeys; i++) {
+            if (klen[i] != n || keys[i][0] != p[0] || memcmp(p, keys[i], n) != 0) {
                 continue;
             }
+            cursor_t c = {q, eol};
             skip_blanks(&c);
             uint64_t v;
             if (!take_u64(&c, &v) || !at_line_end(&c)) {
@@ -118,7 +124,7 @@ int tw_cg_parse_keyed(const char *buf, size_t len, const char *const *keys, size
             *found |= 1u << i;
             break;
         }
-        next_line(&c);
+        p = eol < end ? eol + 1 : end;
     }
     return 0;
 }
