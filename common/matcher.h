@@ -5,20 +5,17 @@
  *
  * A regex matcher is fully anchored, as in Prometheus (`foo=~"a.*"` does not match "ba"), and a
  * missing label behaves as the empty value (`foo=""` matches series without foo). Regexes are
- * written in RE2 syntax (what PromQL users write); tidewatch runs them with POSIX <regex.h>
- * (REG_EXTENDED), so tw_matcher_init() translates the RE2 pieces people use in selectors:
- * \d \w \s \D \W \S (also inside brackets, the positive ones), escaped punctuation, \n \t \r \f \v,
- * \xHH, (?:...), a leading (?i) or (?s), lazy quantifiers (a full-match has the same answer as the
- * greedy form). Anything else RE2-only (\b, \pL, \Q..\E, named groups, flags in the middle)
- * is refused with TW_EPARSE and a message naming the regex. Matching is bytewise (`.` is one
- * byte), unlike RE2's UTF-8 runes; `.` matches a newline, as in Prometheus 3.
+ * RE2 syntax (what PromQL users write), run by common/regex.h (PCRE2 with RE2's rules: UTF-8
+ * runes, '$' at the end only, no backreferences or lookaround), with '.' matching a newline as in
+ * Prometheus 3's "^(?s:...)$". Literal, ".*", ".+" and literal-prefix regexes are decided without
+ * running the engine. A match that hits the engine's step bound counts as no match (and is
+ * counted on the regex, see tw_regex_limit_hits).
  *
  * Thread model: an initialized matcher is immutable; any number of threads may match with it.
  */
 #ifndef TW_COMMON_MATCHER_H
 #define TW_COMMON_MATCHER_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -32,14 +29,6 @@ typedef enum {
     TW_MATCH_NRE,    /* !~ */
 } tw_match_type_t;
 
-/* How a regex matcher decides, fastest first (private to matcher.c, visible for size only). */
-typedef enum {
-    TW_MATCHER_RE_POSIX = 0, /* run the compiled regex */
-    TW_MATCHER_RE_ANY,       /* ".*": everything */
-    TW_MATCHER_RE_NONEMPTY,  /* ".+": anything but "" */
-    TW_MATCHER_RE_LITERAL,   /* no metacharacter: string equality with value */
-} tw_matcher_re_kind_t;
-
 /*
  * One matcher. Fill it with tw_matcher_init(); read type, name and value freely; the rest is
  * private. name and value are owned copies.
@@ -49,15 +38,14 @@ typedef struct tw_matcher {
     char *name;  /* owned; the label name ("" allowed: no series has it) */
     char *value; /* owned; the literal or the regex as the user wrote it */
     /* private */
-    tw_matcher_re_kind_t re_kind;
-    bool has_re;        /* re is compiled and must be regfree'd */
-    bool matches_empty; /* cached tw_matcher_matches(m, "") */
-    regex_t re;
+    struct tw_regex *re; /* owned; the compiled regex for =~ and !~, NULL otherwise */
+    bool matches_empty;  /* cached tw_matcher_matches(m, "") */
 } tw_matcher_t;
 
 /*
- * Initializes m. For =~ and !~ the regex is translated and compiled; an invalid or
- * untranslatable regex returns TW_EPARSE with a message naming it. On error m needs no fini.
+ * Initializes m. For =~ and !~ the regex is compiled (tw_regex_compile with TW_REGEX_DOTALL); a
+ * regex RE2 refuses returns TW_EPARSE with a message naming it and the construct. On error m
+ * needs no fini.
  */
 int tw_matcher_init(tw_matcher_t *m, tw_match_type_t type, const char *name, const char *value,
                     tw_error_t *err);
@@ -73,13 +61,6 @@ bool tw_matcher_matches_empty(const tw_matcher_t *m);
 
 /* "=", "!=", "=~" or "!~". */
 const char *tw_match_type_str(tw_match_type_t t);
-
-/*
- * Translates an RE2 regex to a fully anchored POSIX extended regex ("^(...)$") appended to out.
- * *icase (may be NULL) is set when the regex starts with (?i). Returns 0, TW_EPARSE (message
- * names the regex and the construct) or TW_ELIMIT from out. Pure; exposed for tests.
- */
-int tw_matcher_regex_translate(const char *re2, tw_buf_t *out, bool *icase, tw_error_t *err);
 
 /*
  * Writes m as PromQL does (`name="value"`, value quoted with Go's escapes) to out. Returns 0 or

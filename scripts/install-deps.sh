@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config git
   # libraries (DESIGN.md's chosen dependencies; zlib for gzip responses, already a libcurl dependency)
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libyaml-dev zlib1g-dev
+  # regexes: RE2 syntax on PCRE2 (common/regex.h)
+  libpcre2-dev
   # remote_write 1.0 receiver: protobuf-c (library + protoc-c code generator), snappy
   libprotobuf-c-dev protobuf-c-compiler libsnappy-dev
   # tests: unit tests, fuzzing (clang + libFuzzer runtime), real peers, tools the scripts use

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * scrape_int.h - declarations shared inside collector/scrape/ only: the RE2-to-POSIX regex
- * wrapper, MD5, the label builder, relabel rules, the config struct, target building, file_sd
- * parsing, the string-keyed hash table and the per-target append state (the series cache and
- * staleness sets). No other folder includes this file.
+ * scrape_int.h - declarations shared inside collector/scrape/ only: relabel regexes (on
+ * common/regex.h) and Go's template expansion, MD5, the label builder, relabel rules, the config
+ * struct, target building, file_sd parsing, the string-keyed hash table and the per-target append
+ * state (the series cache and staleness sets). No other folder includes this file.
  *
  * Everything here except the loop/manager is pure: no I/O (file_sd parsing takes the bytes), no
  * clock (time is a parameter), no logging. Thread model: one owner per object; configs and rules
@@ -12,7 +12,6 @@
 #ifndef TW_COLLECTOR_SCRAPE_INT_H
 #define TW_COLLECTOR_SCRAPE_INT_H
 
-#include <regex.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +20,7 @@
 #include "collector/scrape/scrape.h"
 #include "common/arena.h"
 #include "common/buf.h"
+#include "common/regex.h"
 
 /* The Prometheus stale NaN (value.StaleNaN). */
 #define TW_SCRAPE_STALE_NAN_BITS 0x7ff0000000000002ULL
@@ -36,29 +36,31 @@ bool tw_scrape_is_stale_nan(double v);
 
 /* ---- regexes ---------------------------------------------------------------------------- */
 
-#define TW_SCRAPE_RE_MAX_GROUPS 32
+/* Most capture groups a relabel regex may have (the so/eo arrays callers keep on the stack). */
+#define TW_SCRAPE_RE_MAX_GROUPS 64
 
 /*
- * An RE2 pattern compiled with POSIX <regex.h> (REG_EXTENDED), fully anchored as Prometheus'
- * NewRegexp does. RE2 groups are renumbered: map[i] is the POSIX group of RE2 group i (0 is the
- * whole match), so that "(?:a)(b)" still calls (b) group 1.
+ * A relabel regex: RE2 syntax compiled by common/regex.h, fully anchored and with '.' matching a
+ * newline, as Prometheus 3's relabel.NewRegexp ("^(?s:" + s + ")$"). Captures are RE2's
+ * (leftmost-first). Immutable once compiled; matching is thread-safe.
  */
 typedef struct tw_scrape_re {
-    regex_t re;
-    char *src;   /* the pattern as written (owned) */
-    int ngroups; /* RE2 capturing groups, without group 0 */
-    int map[TW_SCRAPE_RE_MAX_GROUPS + 1];
-    char *names[TW_SCRAPE_RE_MAX_GROUPS + 1]; /* group names or NULL (owned) */
-    bool compiled;
+    tw_regex_t *re; /* owned; NULL until compiled */
+    char *src;      /* the pattern as written (owned) */
+    int ngroups;    /* capturing groups, without group 0 */
 } tw_scrape_re_t;
 
-/* Translates and compiles src. On error returns TW_EINVAL with a message in errbuf. */
+/*
+ * Compiles src. On error returns TW_EINVAL with "invalid regex <src>: <what>" in errbuf (size
+ * errsz), what naming the construct RE2 refuses.
+ */
 int tw_scrape_re_compile(tw_scrape_re_t *re, const char *src, char *errbuf, size_t errsz);
 /* Frees what compile allocated; safe on a zeroed or failed struct. */
 void tw_scrape_re_fini(tw_scrape_re_t *re);
 /*
  * Matches s (NUL-terminated) against the anchored pattern. Returns true on a match, with
- * so/eo[0..ngroups] (RE2 numbering; -1 for unset groups) when so/eo are not NULL.
+ * so/eo[0..ngroups] (byte offsets; -1 for unset groups) when so/eo are not NULL. A match that
+ * hits the engine's bound is no match (counted in tw_regex_limit_hits(re->re)).
  */
 bool tw_scrape_re_match(const tw_scrape_re_t *re, const char *s, int *so, int *eo);
 /*

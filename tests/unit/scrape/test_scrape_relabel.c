@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_scrape_relabel.c - relabel rules: every action with the results Prometheus' relabel
- * package documents (and its relabel_test.go cases), the defaults, Go's $-expansion, the RE2
- * translation, MD5 vectors for hashmod, and the validation errors with file:line:col.
+ * package documents (and its relabel_test.go cases), the defaults, Go's $-expansion, RE2
+ * regexes (syntax, leftmost-first captures), MD5 vectors for hashmod, and the validation errors
+ * with file:line:col.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -119,6 +120,21 @@ static void test_replace(void **state)
           "__address__=node-1.example:9100", "__address__=node-1.example:9100");
     CHECK("- source_labels: [__address__]\n  regex: '([a-z0-9.]+):\\d+'\n  target_label: host\n",
           "__address__=node1.example:9100", "__address__=node1.example:9100,host=node1.example");
+    /* captures are RE2's leftmost-first: POSIX leftmost-longest would give "ab-cd" */
+    CHECK("- source_labels: [a]\n  regex: (a|ab)(c|bcd)\n  target_label: d\n"
+          "  replacement: $1-$2\n",
+          "a=abcd", "a=abcd,d=a-bcd");
+    /* lazy quantifiers change captures, as in RE2 */
+    CHECK("- source_labels: [a]\n  regex: (.+?)(o*)\n  target_label: d\n"
+          "  replacement: $1|$2\n",
+          "a=foo", "a=foo,d=f|oo");
+    CHECK("- source_labels: [a]\n  regex: (.+)(o*)\n  target_label: d\n"
+          "  replacement: $1|$2\n",
+          "a=foo", "a=foo,d=foo|");
+    /* '.' matches a newline (Prometheus 3's "^(?s:...)$") and is one UTF-8 rune */
+    CHECK("- source_labels: [a]\n  regex: x(.)y(.)\n  target_label: d\n"
+          "  replacement: $2\n",
+          "a=x\ny\xc3\xa9", "a=x\ny\xc3\xa9,d=\xc3\xa9");
 }
 
 static void test_keep_drop(void **state)
@@ -223,8 +239,12 @@ static void test_validation(void **state)
     expect_error("- action: bogus\n", 1, 11, "unknown relabel action \"bogus\"");
     expect_error("- source_labels: [a]\n  regex: 'a(b'\n  target_label: x\n", 2, 10,
                  "invalid regex a(b");
-    expect_error("- source_labels: [a]\n  regex: 'a+?'\n  target_label: x\n", 2, 10,
-                 "lazy quantifiers are not supported");
+    expect_error("- source_labels: [a]\n  regex: 'a(?=b)'\n  target_label: x\n", 2, 10,
+                 "invalid regex a(?=b): lookahead is not supported: `(?=` (RE2 has no "
+                 "lookaround)");
+    expect_error("- source_labels: [a]\n  regex: '(a)\\1'\n  target_label: x\n", 2, 10,
+                 "invalid regex (a)\\1: invalid escape sequence: `\\1` (RE2 has no "
+                 "backreferences)");
     expect_error("- source_labels: [a]\n  action: labeldrop\n", 2, 11,
                  "labeldrop action requires only 'regex', and no other fields");
     expect_error("- source_labels: [a]\n  target_label: b\n  regex: x\n  action: keepequal\n", 4,
@@ -271,13 +291,18 @@ static void test_regex_translation(void **state)
     assert_true(tw_scrape_re_match(&re, "a.bx", NULL, NULL));
     assert_false(tw_scrape_re_match(&re, "aXb]", NULL, NULL));
     tw_scrape_re_fini(&re);
-    assert_int_not_equal(tw_scrape_re_compile(&re, "\\pL", eb, sizeof(eb)), 0);
+    /* RE2-only syntax the POSIX translation used to refuse */
+    assert_int_equal(tw_scrape_re_compile(&re, "\\pL+\\b.*?", eb, sizeof(eb)), 0);
+    assert_true(tw_scrape_re_match(&re, "\xc3\xa9t\xc3\xa9 x", NULL, NULL));
+    assert_false(tw_scrape_re_match(&re, "1", NULL, NULL));
     tw_scrape_re_fini(&re);
-    /* RE2 refuses nested repetition and counts above 1000 (glibc would explode on them) */
+    /* RE2 refuses nested repetition (a++ is possessive in PCRE2) and counts above 1000 */
     assert_int_equal(tw_scrape_re_compile(&re, "a++", eb, sizeof(eb)), TW_EINVAL);
-    assert_string_equal(eb, "invalid regex a++: invalid nested repetition operator");
+    assert_string_equal(eb, "invalid regex a++: invalid nested repetition operator: `++` (RE2 has "
+                            "no possessive quantifiers)");
     tw_scrape_re_fini(&re);
     assert_int_equal(tw_scrape_re_compile(&re, "(a{500}){600}", eb, sizeof(eb)), TW_EINVAL);
+    assert_string_equal(eb, "invalid regex (a{500}){600}: invalid repeat count: `{600}`");
     tw_scrape_re_fini(&re);
     assert_int_equal(tw_scrape_re_compile(&re, "a*\\d+(b){2,3}c?", eb, sizeof(eb)), 0);
     assert_true(tw_scrape_re_match(&re, "aa12bbb", NULL, NULL));
