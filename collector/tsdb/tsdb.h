@@ -76,6 +76,13 @@ typedef struct tw_tsdb_options {
     unsigned chunk_target_samples;       /* samples per chunk before it is cut; default 120 */
     unsigned stripes;                    /* lock stripes, rounded up to a power of 2; 1024 */
     bool read_only; /* replay only: never writes, never truncates a torn tail; appends fail */
+    int64_t block_range_ms;        /* head -> block range (Prometheus' min block duration);
+                                      default 2 h. A block is cut when the head spans 1.5x. */
+    int64_t retention_time_ms;     /* blocks older than the newest block's end minus this are
+                                      deleted; default 15 d; 0: keep forever */
+    uint64_t retention_size_bytes; /* blocks + WAL above this: oldest blocks deleted; 0: none */
+    int64_t compact_interval_ms;   /* background cut/compaction/retention period; default
+                                      60000; 0: no thread (call tw_tsdb_compact()) */
 } tw_tsdb_options_t;
 
 /* Fills o with the defaults (path NULL). */
@@ -162,6 +169,32 @@ int tw_tsdb_head_truncate(tw_tsdb_t *db, int64_t mint, tw_error_t *err);
  */
 int tw_tsdb_checkpoint(tw_tsdb_t *db, int64_t mint, tw_error_t *err);
 
+/* ---- blocks (docs/formats/block.md) ---- */
+
+/*
+ * One maintenance pass, what the background thread runs every compact_interval_ms: cut blocks
+ * from the head while it spans more than 1.5 x block_range_ms (then head truncation + WAL
+ * checkpoint), merge blocks as Prometheus' leveled compactor plans, apply retention by time and
+ * size. now_ms names the new blocks (ULID time); nothing else reads a clock, so tests drive it
+ * with any data timestamps. Serialized with the thread. Returns 0, TW_ESTATE (read-only), or
+ * the first failure (-errno / TW_EIO, the message names the block); a failed block write leaves
+ * no directory behind and is counted in tidewatch_tsdb_compactions_failed_total.
+ */
+int tw_tsdb_compact(tw_tsdb_t *db, int64_t now_ms, tw_error_t *err);
+
+/*
+ * Prometheus' admin snapshot: writes <path>/snapshots/<name>/ with a hard link (or copy) of every
+ * block and, unless skip_head, the head as one more block. name is "YYYYMMDDTHHMMSSZ-<16 hex>"
+ * from now_ms (UTC), written into name_out (at least 40 bytes). Returns 0, TW_EINVAL,
+ * -errno / TW_EIO.
+ */
+int tw_tsdb_snapshot(tw_tsdb_t *db, int64_t now_ms, bool skip_head, char *name_out, size_t name_sz,
+                     tw_error_t *err);
+
+/* What loading the blocks found: one line per damaged block skipped ("block <ulid>: <reason>")
+ * or leftover removed; "" when clean. Valid while db is open. */
+const char *tw_tsdb_blocks_report(tw_tsdb_t *db);
+
 /* Counters and gauges; the same numbers tw_tsdb_collect_metrics() exports. */
 typedef struct tw_tsdb_stats {
     uint64_t head_series;             /* gauge */
@@ -185,6 +218,18 @@ typedef struct tw_tsdb_stats {
     uint64_t head_truncations;        /* counter */
     int64_t head_min_time;            /* ms; INT64_MAX when empty */
     int64_t head_max_time;            /* ms; INT64_MIN when empty */
+    uint64_t blocks_loaded;           /* gauge: blocks open now */
+    uint64_t blocks_bytes;            /* gauge: their size on disk */
+    uint64_t blocks_skipped;          /* counter: damaged blocks skipped at open */
+    uint64_t head_cuts;               /* counter: blocks written from the head */
+    uint64_t compactions;             /* counter: blocks merged (compactions run) */
+    uint64_t compactions_failed;      /* counter */
+    uint64_t compaction_runs;         /* counter: cuts + compactions timed below */
+    double compaction_seconds;        /* counter: total time writing blocks */
+    uint64_t time_retentions;         /* counter: retention runs that deleted blocks by time */
+    uint64_t size_retentions;         /* counter: same, by size */
+    uint64_t blocks_deleted;          /* counter: blocks deleted by retention */
+    int64_t lowest_timestamp;         /* ms: oldest sample in blocks or head; INT64_MAX if none */
 } tw_tsdb_stats_t;
 
 /* Fills st. Thread-safe; approximate while appends run. */
@@ -197,7 +242,11 @@ void tw_tsdb_stats_get(tw_tsdb_t *db, tw_tsdb_stats_t *st);
  * duplicate_samples_ignored_total, samples_rejected_total{reason=out_of_order|duplicate|too_old},
  * wal_storage_size_bytes, wal_fsync_duration_seconds (summary _sum/_count),
  * wal_truncations_total, wal_truncations_failed_total, wal_corruptions_total,
- * head_truncations_total, head_min_time, head_max_time (ms, like Prometheus').
+ * head_truncations_total, head_min_time, head_max_time (ms, like Prometheus'), blocks_loaded,
+ * blocks_skipped_total, compactions_total, compactions_failed_total,
+ * compaction_duration_seconds (summary _sum/_count), time_retentions_total,
+ * size_retentions_total, retention_deleted_blocks_total, storage_blocks_bytes,
+ * lowest_timestamp (ms).
  */
 void tw_tsdb_collect_metrics(tw_tsdb_t *db, tw_mset_t *out);
 
@@ -267,19 +316,21 @@ int tw_tsdb_querier_label_values(tw_tsdb_querier_t *q, const char *name, const c
 /* ---- tools: `tidewatch tsdb dump|analyze` ---- */
 
 /*
- * Prints the samples of series matching ms (n == 0: all series) in [mint, maxt] in promtool tsdb
- * dump's format: `{__name__="up", job="x"} 1 1700000000000` (labels as Go's labels.String(),
- * the value as Go's %g, the timestamp in ms), series sorted by labels. path is a data dir that no
- * daemon holds: when <path>/lock is locked, returns TW_ECONFLICT with a message saying so. The
- * WAL is replayed read-only (nothing is modified). If the replay skipped damaged data, the
- * return is still 0 and err (when given) has code 0 and the replay report in msg: print it as a
+ * Prints the samples (blocks and head) of series matching ms (n == 0: all series) in [mint, maxt]
+ * in promtool tsdb dump's format: `{__name__="up", job="x"} 1 1700000000000` (labels as Go's
+ * labels.String(), the value as Go's %g, the timestamp in ms), series sorted by labels. path is a
+ * data dir that no daemon holds: when <path>/lock is locked, returns TW_ECONFLICT with a message
+ * saying so. The WAL is replayed read-only (nothing is modified). If damaged blocks were skipped
+ * or the replay skipped damaged data, the return is still 0 and err (when given) has code 0 and
+ * the blocks report (tw_tsdb_blocks_report()), else the replay report, in msg: print it as a
  * warning. Errors: TW_ECONFLICT, TW_ENOTFOUND (no such directory), -errno.
  */
 int tw_tsdb_dump(const char *path, const tw_matcher_t *ms, size_t n, int64_t mint, int64_t maxt,
                  FILE *out, tw_error_t *err);
 
 /*
- * Prints promtool tsdb analyze's report for the head of the data dir at path (Block ID "head"):
+ * Prints promtool tsdb analyze's report for the newest block of the data dir at path (like
+ * promtool), or for its head when it has no block (Block ID "head"):
  * series, label names, postings, churn, most common label pairs, label names by cumulative value
  * length, highest cardinality labels and metric names, limit lines per list (0: 20). Same lock
  * and warning rules as tw_tsdb_dump().

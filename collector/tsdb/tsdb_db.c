@@ -45,6 +45,7 @@ struct tw_tsdb {
     bool gc_active;
     pthread_mutex_t ckpt_mu;
     uint64_t commits, rollbacks, corruptions; /* atomic */
+    tsdb_blockset_t bs;                       /* blocks, compaction, retention (tsdb_compact.c) */
 };
 
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
@@ -75,6 +76,20 @@ void tw_tsdb_options_default(tw_tsdb_options_t *o)
     o->out_of_order_window_ms = 0;
     o->chunk_target_samples = 120;
     o->stripes = 1024;
+    o->block_range_ms = (int64_t)2 * 3600 * 1000;
+    o->retention_time_ms = (int64_t)15 * 24 * 3600 * 1000;
+    o->retention_size_bytes = 0;
+    o->compact_interval_ms = 60000;
+}
+
+tsdb_blockset_t *tsdb_db_blockset(tw_tsdb_t *db)
+{
+    return &db->bs;
+}
+
+const tw_tsdb_options_t *tsdb_db_options(tw_tsdb_t *db)
+{
+    return &db->opts;
 }
 
 /* ---- replay ---- */
@@ -348,8 +363,17 @@ int tw_tsdb_open(const tw_tsdb_options_t *o, tw_tsdb_t **out, tw_error_t *err)
         return tw_error_set(err, TW_EINVAL, "tsdb: out_of_order_window_ms must be >= 0, got %lld",
                             (long long)o->out_of_order_window_ms);
     }
+    if (o->block_range_ms < 0 || o->retention_time_ms < 0 || o->compact_interval_ms < 0) {
+        return tw_error_set(err, TW_EINVAL,
+                            "tsdb: block_range_ms, retention_time_ms and compact_interval_ms "
+                            "must be >= 0");
+    }
     tw_tsdb_t *db = tw_xcalloc(1, sizeof(*db));
     db->opts = *o;
+    tsdb_blockset_init(&db->bs);
+    if (db->opts.block_range_ms == 0) {
+        db->opts.block_range_ms = (int64_t)2 * 3600 * 1000;
+    }
     if (db->opts.wal_segment_bytes == 0) {
         db->opts.wal_segment_bytes = (size_t)128 << 20;
     }
@@ -378,16 +402,30 @@ int tw_tsdb_open(const tw_tsdb_options_t *o, tw_tsdb_t **out, tw_error_t *err)
             goto fail;
         }
         if (stat(db->wal_dir, &st) != 0) {
-            *out = db; /* an empty database */
+            tsdb_blocks_load(db, false);
+            *out = db; /* no WAL: blocks only (a snapshot, a copied block) */
             return 0;
         }
     } else if ((rc = mkdir_p(o->path, err)) != 0 || (rc = mkdir_p(db->wal_dir, err)) != 0) {
         goto fail;
     }
+    tsdb_blocks_load(db, !o->read_only);
     int next_seg = 0;
     uint64_t wal_bytes = 0;
     if ((rc = replay_all(db, &next_seg, &wal_bytes, err)) != 0) {
         goto fail;
+    }
+    /* WAL samples already in a block (a crash before the checkpoint): the block has them. */
+    int64_t newest = INT64_MIN;
+    for (size_t i = 0; i < db->bs.n; i++) {
+        newest = db->bs.blocks[i]->meta.maxt > newest ? db->bs.blocks[i]->meta.maxt : newest;
+    }
+    if (newest != INT64_MIN) {
+        tsdb_head_stats_t hs;
+        tsdb_head_stats_get(db->head, &hs);
+        if (hs.mint < newest) {
+            tsdb_head_truncate(db->head, newest);
+        }
     }
     if (!o->read_only) {
         rc = tsdb_wal_open(db->wal_dir, next_seg, db->opts.wal_segment_bytes, o->fsync_policy,
@@ -395,6 +433,7 @@ int tw_tsdb_open(const tw_tsdb_options_t *o, tw_tsdb_t **out, tw_error_t *err)
         if (rc != 0) {
             goto fail;
         }
+        tsdb_compactor_start(db);
     }
     *out = db;
     return 0;
@@ -408,6 +447,7 @@ void tw_tsdb_close(tw_tsdb_t *db)
     if (db == NULL) {
         return;
     }
+    tsdb_blockset_fini(&db->bs);
     tsdb_wal_close(db->wal);
     tsdb_head_free(db->head);
     tw_buf_fini(&db->series_rec);
@@ -1055,6 +1095,26 @@ void tw_tsdb_stats_get(tw_tsdb_t *db, tw_tsdb_stats_t *st)
         st->wal_truncations = ws.truncations;
         st->wal_truncation_failures = ws.truncation_failures;
     }
+    tsdb_blockset_t *bs = &db->bs;
+    st->lowest_timestamp = hs.mint;
+    pthread_mutex_lock(&bs->mu);
+    st->blocks_loaded = bs->n;
+    for (size_t i = 0; i < bs->n; i++) {
+        st->blocks_bytes += bs->blocks[i]->bytes;
+        if (bs->blocks[i]->meta.mint < st->lowest_timestamp) {
+            st->lowest_timestamp = bs->blocks[i]->meta.mint;
+        }
+    }
+    st->blocks_skipped = bs->blocks_skipped;
+    st->head_cuts = bs->head_cuts;
+    st->compactions = bs->compactions;
+    st->compactions_failed = bs->compactions_failed;
+    st->compaction_runs = bs->compaction_count;
+    st->compaction_seconds = bs->compaction_seconds;
+    st->time_retentions = bs->time_retentions;
+    st->size_retentions = bs->size_retentions;
+    st->blocks_deleted = bs->blocks_deleted;
+    pthread_mutex_unlock(&bs->mu);
 }
 
 static void one(tw_mset_t *out, const char *name, tw_metric_type_t type, const char *help, double v)
@@ -1113,4 +1173,33 @@ void tw_tsdb_collect_metrics(tw_tsdb_t *db, tw_mset_t *out)
     one(out, "tidewatch_tsdb_head_max_time", TW_MTYPE_GAUGE,
         "Maximum timestamp of the head block (ms).",
         s.head_max_time == INT64_MIN ? 0 : (double)s.head_max_time);
+    one(out, "tidewatch_tsdb_blocks_loaded", TW_MTYPE_GAUGE,
+        "Number of currently loaded data blocks.", (double)s.blocks_loaded);
+    one(out, "tidewatch_tsdb_blocks_skipped_total", TW_MTYPE_COUNTER,
+        "Number of damaged blocks skipped when loading.", (double)s.blocks_skipped);
+    one(out, "tidewatch_tsdb_compactions_total", TW_MTYPE_COUNTER,
+        "Total number of compactions that were executed for the partition.", (double)s.compactions);
+    one(out, "tidewatch_tsdb_compactions_failed_total", TW_MTYPE_COUNTER,
+        "Total number of compactions that failed for the partition.", (double)s.compactions_failed);
+    f = tw_mset_family(out, "tidewatch_tsdb_compaction_duration_seconds", TW_MTYPE_SUMMARY,
+                       "Duration of compaction runs (block writes, head cuts included).",
+                       "seconds");
+    tw_mset_add(out, f, "_sum", NULL, 0, s.compaction_seconds, TW_NO_TIMESTAMP);
+    tw_mset_add(out, f, "_count", NULL, 0, (double)s.compaction_runs, TW_NO_TIMESTAMP);
+    one(out, "tidewatch_tsdb_time_retentions_total", TW_MTYPE_COUNTER,
+        "The number of times that blocks were deleted because the maximum time limit was "
+        "exceeded.",
+        (double)s.time_retentions);
+    one(out, "tidewatch_tsdb_size_retentions_total", TW_MTYPE_COUNTER,
+        "The number of times that blocks were deleted because the maximum number of bytes was "
+        "exceeded.",
+        (double)s.size_retentions);
+    one(out, "tidewatch_tsdb_retention_deleted_blocks_total", TW_MTYPE_COUNTER,
+        "Number of blocks deleted by retention (time or size).", (double)s.blocks_deleted);
+    one(out, "tidewatch_tsdb_storage_blocks_bytes", TW_MTYPE_GAUGE,
+        "The number of bytes that are currently used for local storage by all blocks.",
+        (double)s.blocks_bytes);
+    one(out, "tidewatch_tsdb_lowest_timestamp", TW_MTYPE_GAUGE,
+        "Lowest timestamp value stored in the database (ms).",
+        s.lowest_timestamp == INT64_MAX ? 0 : (double)s.lowest_timestamp);
 }

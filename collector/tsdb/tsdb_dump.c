@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tsdb_dump.c - `tidewatch tsdb dump` and `tidewatch tsdb analyze`: read a data directory that
- * no daemon holds (checked with a shared flock on <path>/lock), replay its WAL read-only, and
+ * no daemon holds (checked with a shared flock on <path>/lock), load its blocks and replay its WAL
+ * read-only (analyze reports the newest block, like promtool, or the head when there is none), and
  * print what promtool tsdb dump / analyze print, in their exact formats (Go's labels.String(),
  * %g and time.Duration.String()). Single-threaded; the output stream is the caller's.
  */
@@ -297,7 +298,14 @@ static int open_unlocked(const char *path, int *lock_fd, tw_tsdb_t **db, tw_erro
         return rc;
     }
     const tw_tsdb_replay_report_t *r = tw_tsdb_replay_report(*db);
-    if (r->message[0] != '\0' && err != NULL) {
+    const char *br = tw_tsdb_blocks_report(*db);
+    if (br[0] != '\0' && err != NULL) {
+        tw_error_set(err, 0, "blocks of %s: %s", path, br);
+        size_t l = strlen(err->msg);
+        if (l > 0 && err->msg[l - 1] == '\n') {
+            err->msg[l - 1] = '\0';
+        }
+    } else if (r->message[0] != '\0' && err != NULL) {
         tw_error_set(err, 0, "WAL replay of %s: %s", path, r->message);
         size_t l = strlen(err->msg);
         if (l > 0 && err->msg[l - 1] == '\n') {
@@ -444,7 +452,17 @@ int tw_tsdb_analyze(const char *path, size_t limit, FILE *out, tw_error_t *err)
     tw_tsdb_stats_get(db, &st);
     int64_t mint = st.head_min_time, maxt = st.head_max_time;
     int64_t span = mint <= maxt ? maxt + 1 - mint : 0; /* a block's maxt is exclusive */
-    tw_tsdb_querier_t *q = tw_tsdb_querier_new(db, INT64_MIN, INT64_MAX);
+    /* Like promtool: the newest block when there are blocks, else the head. */
+    tsdb_block_t **bl = NULL;
+    size_t nb = tsdb_db_blocks_acquire(db, &bl);
+    tsdb_block_t *blk = nb > 0 ? bl[nb - 1] : NULL;
+    tw_tsdb_querier_t *q;
+    if (blk != NULL) {
+        span = blk->meta.maxt - blk->meta.mint;
+        q = tsdb_querier_new_src(db, INT64_MIN, INT64_MAX, false, &blk, 1);
+    } else {
+        q = tw_tsdb_querier_new(db, INT64_MIN, INT64_MAX);
+    }
     tw_tsdb_series_set_t *set = tw_tsdb_select(q, NULL, 0, NULL);
     tw_tsdb_iter_t *it = NULL;
     tally_t uncov_names = {0}, uncov_pairs = {0}, pair_count = {0};
@@ -453,7 +471,7 @@ int tw_tsdb_analyze(const char *path, size_t limit, FILE *out, tw_error_t *err)
     tw_buf_init(&key, 0);
     char dur[64];
     go_duration_ms(span, dur, sizeof(dur));
-    fprintf(out, "Block ID: head\n");
+    fprintf(out, "Block ID: %s\n", blk != NULL ? blk->meta.ulid : "head");
     fprintf(out, "Duration: %s\n", dur);
     fprintf(out, "Series: %zu\n", tw_tsdb_series_set_count(set));
     const char **names = NULL;
@@ -536,8 +554,16 @@ int tw_tsdb_analyze(const char *path, size_t limit, FILE *out, tw_error_t *err)
     size_t nmv;
     tw_tsdb_querier_label_values(q, TW_METRIC_NAME_LABEL, &mvals, &nmv);
     for (size_t j = 0; j < nmv; j++) {
-        infos_add(&inf, mvals[j],
-                  tsdb_head_postings_len(tsdb_db_head(db), TW_METRIC_NAME_LABEL, mvals[j]));
+        size_t card;
+        if (blk != NULL) {
+            tsdb_postings_t p = {0};
+            (void)tsdb_index_postings(&blk->ix, TW_METRIC_NAME_LABEL, mvals[j], &p, NULL);
+            card = p.n;
+            tsdb_postings_fini(&p);
+        } else {
+            card = tsdb_head_postings_len(tsdb_db_head(db), TW_METRIC_NAME_LABEL, mvals[j]);
+        }
+        infos_add(&inf, mvals[j], card);
     }
     free(mvals);
     fprintf(out, "\nHighest cardinality metric names:\n");
@@ -555,6 +581,10 @@ int tw_tsdb_analyze(const char *path, size_t limit, FILE *out, tw_error_t *err)
     tw_tsdb_iter_free(it);
     tw_tsdb_series_set_free(set);
     tw_tsdb_querier_free(q);
+    for (size_t i = 0; i < nb; i++) {
+        tsdb_block_unref(bl[i]);
+    }
+    free(bl);
     tw_tsdb_close(db);
     if (lock_fd >= 0) {
         close(lock_fd);

@@ -14,6 +14,7 @@
 
 #include "collector/tsdb/tsdb.h"
 #include "common/buf.h"
+#include "common/matcher.h"
 
 /* ---- chunk_xor.c: Prometheus' XOR chunk (docs/formats/chunks.md). Pure. ---- */
 
@@ -289,9 +290,207 @@ typedef struct tsdb_head_stats {
 void tsdb_head_stats_get(tsdb_head_t *h, tsdb_head_stats_t *st);
 int64_t tsdb_head_min_valid(tsdb_head_t *h);
 
+/* ---- tsdb_index.c: block index files, Prometheus format v2 (docs/formats/block.md) ---- */
+
+/* A buffered file writer that tracks its offset; the first error sticks in err. */
+typedef struct tsdb_fw {
+    int fd; /* borrowed */
+    tw_buf_t buf;
+    uint64_t off; /* bytes written so far (buffered included) */
+    int err;      /* 0 or -errno / TW_ELIMIT */
+} tsdb_fw_t;
+
+void tsdb_fw_init(tsdb_fw_t *w, int fd);
+int tsdb_fw_write(tsdb_fw_t *w, const void *p, size_t n);
+/* Writes zero bytes up to a multiple of align (<= 16). */
+int tsdb_fw_pad(tsdb_fw_t *w, unsigned align);
+int tsdb_fw_flush(tsdb_fw_t *w);
+void tsdb_fw_fini(tsdb_fw_t *w);
+
+/* A chunk of a block series: first and last sample times (inclusive) and its file reference
+ * (file index << 32 | offset). */
+typedef struct tsdb_chunk_meta {
+    int64_t mint, maxt;
+    uint64_t ref;
+} tsdb_chunk_meta_t;
+
+/* A series handed to the index writer (all borrowed). */
+typedef struct tsdb_iw_series {
+    const tw_label_t *labels;
+    size_t nlabels;
+    const tsdb_chunk_meta_t *chunks;
+    size_t nchunks;
+} tsdb_iw_series_t;
+
+/* Writes (and fsyncs) an index file at path for n series sorted by labels. Returns 0, -errno
+ * or TW_ELIMIT, with the path in err. */
+int tsdb_index_write(const char *path, const tsdb_iw_series_t *series, size_t n, tw_error_t *err);
+
+/* A postings offset table entry; name/value point into the symbol copies ("" is static). */
+typedef struct tsdb_pot {
+    const char *name, *value;
+    uint64_t off;
+} tsdb_pot_t;
+
+/* An opened index: b is borrowed (the mapping), the rest owned. Immutable once open. */
+typedef struct tsdb_index {
+    const uint8_t *b;
+    size_t len;
+    uint64_t toc[6];
+    uint64_t series_end;
+    char *symstr;      /* NUL-terminated copies of the symbols */
+    const char **syms; /* nsyms pointers into symstr, sorted */
+    uint32_t nsyms;
+    tsdb_pot_t *pot;
+    size_t npot;
+} tsdb_index_t;
+
+/* A decoded series entry; labels point into the index's symbols; arrays reused across calls. */
+typedef struct tsdb_iseries {
+    tw_label_t *labels;
+    size_t nlabels, labels_cap;
+    tsdb_chunk_meta_t *chunks;
+    size_t nchunks, chunks_cap;
+} tsdb_iseries_t;
+
+/* Parses the index in b[0..len) (validates TOC, symbols, postings offset table). Pure. Returns
+ * 0 or TW_EPARSE with the reason in err. */
+int tsdb_index_open(tsdb_index_t *ix, const uint8_t *b, size_t len, tw_error_t *err);
+void tsdb_index_close(tsdb_index_t *ix);
+/* The postings list of name=value (empty when absent); ("", "") is every series. */
+int tsdb_index_postings(const tsdb_index_t *ix, const char *name, const char *value,
+                        tsdb_postings_t *out, tw_error_t *err);
+/* Series ids matching all matchers (Prometheus' PostingsForMatchers). */
+int tsdb_index_postings_for_matchers(const tsdb_index_t *ix, const tw_matcher_t *ms, size_t n,
+                                     tsdb_postings_t *out, tw_error_t *err);
+/* Decodes series id (checksum verified). */
+int tsdb_index_series(const tsdb_index_t *ix, uint64_t id, tsdb_iseries_t *s, tw_error_t *err);
+void tsdb_iseries_fini(tsdb_iseries_t *s);
+/* Sorted label names / values of name (arrays owned by the caller, strings by the index). */
+void tsdb_index_label_names(const tsdb_index_t *ix, const char ***out, size_t *n);
+void tsdb_index_label_values(const tsdb_index_t *ix, const char *name, const char ***out,
+                             size_t *n);
+
+/* ---- tsdb_block.c: block directories ---- */
+
+#define TSDB_ULID_LEN 26
+
+typedef struct tsdb_block_meta {
+    char ulid[TSDB_ULID_LEN + 1];
+    int64_t mint, maxt; /* [mint, maxt) */
+    uint64_t nsamples, nseries, nchunks;
+    int level;
+    char (*sources)[TSDB_ULID_LEN + 1]; /* owned */
+    size_t nsources;
+} tsdb_block_meta_t;
+
+/* An opened block: immutable, shared by refcount (the db's list holds one, each querier one). */
+typedef struct tsdb_block {
+    tsdb_block_meta_t meta;
+    char *dir; /* owned: full path */
+    tsdb_index_t ix;
+    uint8_t *index_map;
+    size_t index_len;
+    uint8_t **files; /* chunk segment mappings */
+    size_t *file_lens;
+    size_t nfiles;
+    uint64_t bytes; /* on disk: index + chunks + meta.json */
+    unsigned refs;  /* atomic */
+} tsdb_block_t;
+
+/* Makes a ULID from t_ms and 10 random bytes (read from /dev/urandom by the caller). */
+void tsdb_ulid_make(char out[TSDB_ULID_LEN + 1], int64_t t_ms, const uint8_t rnd[10]);
+/* A fresh ULID for now_ms (randomness from /dev/urandom, falling back to a counter). */
+void tsdb_ulid_new(char out[TSDB_ULID_LEN + 1], int64_t now_ms);
+bool tsdb_ulid_valid(const char *s);
+
+/* Opens the block directory dir (meta.json, index, chunks/), checking every series entry and
+ * chunk reference. Returns 0 and *out (one reference), or TW_EPARSE / -errno naming the file. */
+int tsdb_block_open(const char *dir, tsdb_block_t **out, tw_error_t *err);
+void tsdb_block_ref(tsdb_block_t *b);
+/* Drops a reference; the last one unmaps and frees. NULL is a no-op. */
+void tsdb_block_unref(tsdb_block_t *b);
+/* The chunk bytes of ref (checksum verified), or TW_EIO. */
+int tsdb_block_chunk(const tsdb_block_t *b, uint64_t ref, const uint8_t **data, size_t *len);
+void tsdb_block_meta_fini(tsdb_block_meta_t *m);
+/* Writes meta.json for m into dir (fsynced). */
+int tsdb_block_meta_write(const char *dir, const tsdb_block_meta_t *m, tw_error_t *err);
+
+/* A sorted series source for the block writer: next() gives each series' labels (sorted by
+ * labels across calls) and its samples in time order through sample(). */
+typedef struct tsdb_wsource {
+    void *ctx;
+    bool (*next)(void *ctx, const tw_label_t **labels, size_t *n);
+    bool (*sample)(void *ctx, int64_t *t, uint64_t *vbits);
+} tsdb_wsource_t;
+
+/*
+ * Writes the samples of src within [meta->mint, meta->maxt) as a block under parent: into
+ * <parent>/<ulid>.tmp-for-creation, then renamed to <parent>/<ulid> (meta->ulid must be set).
+ * Fills meta->nsamples/nseries/nchunks. When the source has no sample, nothing is written and
+ * *empty is set. A series' samples are spread evenly over ceil(n / (2 x chunk_target)) chunks.
+ * Returns 0 or -errno / TW_EIO.
+ */
+int tsdb_block_write(const char *parent, tsdb_block_meta_t *meta, tsdb_wsource_t *src,
+                     unsigned chunk_target, bool *empty, tw_error_t *err);
+/* Removes a block directory safely: rename to <dir>.tmp-for-deletion, then delete. */
+int tsdb_block_dir_delete(const char *dir);
+/* Removes a directory tree (best effort). */
+void tsdb_rm_rf(const char *path);
+void tsdb_fsync_dir(const char *dir);
+
+/* ---- tsdb_compact.c: the db's blocks, head cuts, compaction, retention, snapshots ---- */
+
+/* The block state of a db (embedded in tw_tsdb_t). Invariant: blocks sorted by (minTime, ulid),
+ * each holding one reference; mu guards blocks/n/cap and the counters below it. */
+typedef struct tsdb_blockset {
+    pthread_mutex_t mu;
+    tsdb_block_t **blocks;
+    size_t n, cap;
+    pthread_mutex_t compact_mu; /* one cut/compaction/retention/snapshot at a time */
+    pthread_t thread;
+    bool thread_started;
+    bool stop; /* guarded by tmu */
+    pthread_mutex_t tmu;
+    pthread_cond_t tcond;
+    uint64_t compactions, compactions_failed, compaction_count, head_cuts;
+    double compaction_seconds;
+    uint64_t time_retentions, size_retentions, blocks_deleted;
+    uint64_t blocks_skipped; /* corrupt blocks skipped when loading */
+    char report[2048];       /* one line per skipped or cleaned-up directory */
+} tsdb_blockset_t;
+
+tsdb_blockset_t *tsdb_db_blockset(tw_tsdb_t *db);
+const tw_tsdb_options_t *tsdb_db_options(tw_tsdb_t *db);
+void tsdb_blockset_init(tsdb_blockset_t *bs);
+/* Stops the thread, drops every block. */
+void tsdb_blockset_fini(tsdb_blockset_t *bs);
+/* Opens the blocks under the data dir; rw removes leftovers (.tmp-for-creation/deletion and
+ * blocks already compacted into another). Damaged blocks are skipped and reported. Returns 0. */
+int tsdb_blocks_load(tw_tsdb_t *db, bool rw);
+/* Starts the background compaction thread (every opts.compact_interval_ms). */
+void tsdb_compactor_start(tw_tsdb_t *db);
+
+/*
+ * Compaction planning (pure), Prometheus' LeveledCompactor.Plan: metas sorted by minTime; ranges
+ * ascending (ranges[0] is the head's block range). Writes the indexes of the blocks to merge
+ * into out (room for n) and returns how many (0: nothing to do).
+ */
+size_t tsdb_compact_plan(const tsdb_block_meta_t *const *metas, size_t n, const int64_t *ranges,
+                         size_t nranges, size_t *out);
+/* Prometheus' ranges: base * 3^i, at most 10 entries, none above max_ms (the first is kept). */
+size_t tsdb_compact_ranges(int64_t base, int64_t max_ms, int64_t *out, size_t cap);
+
 /* ---- tsdb_db.c internals the querier needs ---- */
 
 tsdb_head_t *tsdb_db_head(tw_tsdb_t *db);
+/* References to the loaded blocks, sorted by minTime (array is the caller's to free(); unref each
+ * block). Returns the count. */
+size_t tsdb_db_blocks_acquire(tw_tsdb_t *db, tsdb_block_t ***out);
+/* A querier over chosen sources: the head (use_head) and/or the given blocks (a reference is
+ * taken on each). The head is not clamped to the blocks' end. */
+tw_tsdb_querier_t *tsdb_querier_new_src(tw_tsdb_t *db, int64_t mint, int64_t maxt, bool use_head,
+                                        tsdb_block_t *const *blocks, size_t nblocks);
 /* A querier starts/ends: head truncation waits while any is active. */
 void tsdb_db_reader_enter(tw_tsdb_t *db);
 void tsdb_db_reader_leave(tw_tsdb_t *db);
