@@ -179,11 +179,20 @@ tw_write_config() {
 # calling shell (so `wait $TW_PID` gives its exit code), records it, and waits (30 s) for
 # /-/ready. Sets TW_PID, TW_PORT, TW_LOG. Fails the test when it does not become ready.
 tw_start_tidewatch() {
-    local config=$1 port=$2 storage=$3 name=${4:-tidewatch}
+    : >"$TW_TMP/${4:-tidewatch}.log"
+    tw_start_tidewatch_args "$1" "$2" "$3" "${4:-tidewatch}"
+}
+
+# tw_start_tidewatch_args CONFIG PORT STORAGE LOGNAME [FLAG...]: tw_start_tidewatch with more
+# daemon flags (e.g. --web.enable-remote-write-receiver). The log is appended to, so a restart
+# with the same LOGNAME keeps the earlier runs' lines.
+tw_start_tidewatch_args() {
+    local config=$1 port=$2 storage=$3 name=$4
+    shift 4
     TW_LOG=$TW_TMP/$name.log
     TW_PORT=$port
     "$TW_BIN" run --config.file "$config" --web.listen-address "127.0.0.1:$port" \
-        --storage.tsdb.path "$storage" --log.level debug >"$TW_LOG" 2>&1 </dev/null &
+        --storage.tsdb.path "$storage" --log.level debug "$@" >>"$TW_LOG" 2>&1 </dev/null &
     TW_PID=$!
     tw_track_pid "$TW_PID"
     tw_wait_http "http://127.0.0.1:$port/-/ready" 200 30 "$TW_PID" ||
@@ -225,4 +234,77 @@ EOF
 # tw_metric_count FILE NAME: prints how many samples of NAME FILE (text format) holds.
 tw_metric_count() {
     awk -v n="$2" '$0 !~ /^#/ { s = $1; sub(/\{.*/, "", s); if (s == n) c++ } END { print c + 0 }' "$1"
+}
+
+# tw_free_port_except PORT...: a free port (as tw_free_port) that is none of the given ones.
+tw_free_port_except() {
+    local p i
+    for ((i = 0; i < 20; i++)); do
+        p=$(tw_free_port)
+        case " $* " in
+        *" $p "*) continue ;;
+        esac
+        echo "$p"
+        return 0
+    done
+    tw_fail "no free port different from $*"
+}
+
+# tw_stop_wait PID [TIMEOUT_S]: stops PID (a child of this shell) as tw_stop_pid does and reaps
+# it; sets TW_STOP_RC to its exit status (143 = killed by SIGTERM, 137 = SIGKILL).
+TW_STOP_RC=""
+tw_stop_wait() {
+    local pid=$1 timeout=${2:-5}
+    tw_stop_pid "$pid" "$timeout"
+    TW_STOP_RC=0
+    wait "$pid" 2>/dev/null || TW_STOP_RC=$?
+}
+
+# tw_require_tool NAME: prints the path of the helper program $TW_BUILD/tests/NAME (built from
+# tests/tools/NAME.c); a missing one is a failure (the build is incomplete), not a skip.
+tw_require_tool() {
+    local p=$TW_BUILD/tests/$1
+    [ -x "$p" ] || tw_fail "helper $1 not built: $p missing (cmake --build ... --target $1)"
+    echo "$p"
+}
+
+# tw_start_prometheus CONFIG PORT DATA_DIR [LOGNAME] [FLAG...]: starts Prometheus 2.42 on
+# 127.0.0.1:PORT with its TSDB in DATA_DIR, records it, and waits (60 s) for /-/ready. Sets
+# TW_PROM_PID and TW_PROM_LOG. Fails the test (with the log) when it does not become ready.
+TW_PROM_PID=""
+TW_PROM_LOG=""
+tw_start_prometheus() {
+    local config=$1 port=$2 data=$3 name=${4:-prometheus}
+    shift 3
+    [ $# -gt 0 ] && shift
+    TW_PROM_LOG=$TW_TMP/$name.log
+    prometheus --config.file="$config" --storage.tsdb.path="$data" \
+        --web.listen-address="127.0.0.1:$port" --log.level=info "$@" >>"$TW_PROM_LOG" 2>&1 \
+        </dev/null &
+    TW_PROM_PID=$!
+    tw_track_pid "$TW_PROM_PID"
+    tw_wait_http "http://127.0.0.1:$port/-/ready" 200 60 "$TW_PROM_PID" || {
+        tail -n 30 "$TW_PROM_LOG" >&2
+        tw_fail "Prometheus (pid $TW_PROM_PID, config $config) did not become ready"
+    }
+    tw_log "prometheus pid $TW_PROM_PID ready on 127.0.0.1:$port"
+}
+
+# tw_wait_exit PID TIMEOUT_S: waits (bounded) for PID, a child of this shell, to exit by itself
+# and reaps it; sets TW_STOP_RC to its exit status. On timeout it is stopped (tw_stop_wait) and
+# the function returns 1.
+tw_wait_exit() {
+    local pid=$1 timeout=$2 i
+    for ((i = 0; i < timeout * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        tw_log "pid $pid still running after ${timeout}s"
+        tw_stop_wait "$pid" 5
+        return 1
+    fi
+    TW_STOP_RC=0
+    wait "$pid" 2>/dev/null || TW_STOP_RC=$?
+    return 0
 }
