@@ -50,7 +50,9 @@ static const char usage[] =
     "                            error (default info)\n"
     "      --log.format=FORMAT   log format: logfmt, json (default logfmt)\n"
     "      --web.enable-remote-write-receiver\n"
-    "                            accept Prometheus remote_write on POST /api/v1/write\n";
+    "                            accept Prometheus remote_write on POST /api/v1/write\n"
+    "      --web.enable-admin-api\n"
+    "                            serve POST /api/v1/admin/tsdb/snapshot\n";
 
 const char *tw_cli_usage(void)
 {
@@ -132,6 +134,10 @@ static int parse_flag(int argc, char *const *argv, int *i, tw_cli_t *out, bool *
     }
     if (strcmp(arg, "--web.enable-remote-write-receiver") == 0) {
         out->enable_remote_write = 1;
+        return 0;
+    }
+    if (strcmp(arg, "--web.enable-admin-api") == 0) {
+        out->enable_admin_api = 1;
         return 0;
     }
     const char *eq = strchr(arg, '=');

@@ -59,6 +59,7 @@ typedef struct tw_cli {
     const char *calc_file;   /* autoscaler calc: the case file */
     int calc_check;          /* autoscaler calc --check */
     int enable_remote_write; /* --web.enable-remote-write-receiver */
+    int enable_admin_api;    /* --web.enable-admin-api */
     const char *db_path;     /* tsdb dump|analyze: the data dir; default "data/" like promtool */
     const char *match;       /* tsdb dump --match; NULL: every series */
     int64_t min_time_ms;     /* tsdb dump --min-time; default INT64_MIN */

@@ -64,6 +64,7 @@ struct tw_daemon {
     tw_sink_t sink;              /* tsdb's sample sink, shared by every source */
     tw_scrape_manager_t *scrape; /* created at start */
     bool rw_enabled;             /* --web.enable-remote-write-receiver */
+    bool admin_enabled;          /* --web.enable-admin-api */
     tw_web_ops_t ops;
     /* A server replaced by a reload, stopped after a grace period so the answer to the
      * /-/reload that replaced it is delivered (main thread only). */
@@ -239,6 +240,54 @@ static int op_reload(void *ctx, tw_error_t *err)
     return rc;
 }
 
+/*
+ * POST /api/v1/admin/tsdb/snapshot[?skip_head=true]: Prometheus' admin API. Writes the blocks
+ * (and the head, unless skipped) under <storage.path>/snapshots/<name>/ and answers
+ * {"status":"success","data":{"name":"<name>"}}.
+ */
+static int handle_snapshot(void *ctx, const tw_http_request_t *req, tw_http_response_t *resp)
+{
+    tw_daemon_t *d = ctx;
+    const char *skip = tw_http_request_arg(req, "skip_head");
+    bool skip_head = false;
+    if (skip != NULL && skip[0] != '\0') {
+        if (strcmp(skip, "true") == 0 || strcmp(skip, "1") == 0 || strcmp(skip, "t") == 0 ||
+            strcmp(skip, "TRUE") == 0 || strcmp(skip, "True") == 0 || strcmp(skip, "T") == 0) {
+            skip_head = true;
+        } else if (!(strcmp(skip, "false") == 0 || strcmp(skip, "0") == 0 ||
+                     strcmp(skip, "f") == 0 || strcmp(skip, "FALSE") == 0 ||
+                     strcmp(skip, "False") == 0 || strcmp(skip, "F") == 0)) {
+            resp->status = 400;
+            resp->content_type = "application/json";
+            tw_buf_printf(&resp->body, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":"
+                                       "\"unable to parse boolean 'skip_head' argument\"}");
+            return 0;
+        }
+    }
+    char name[128];
+    tw_error_t err;
+    tw_error_clear(&err);
+    resp->content_type = "application/json";
+    if (tw_tsdb_snapshot(d->tsdb, tw_now_ms(), skip_head, name, sizeof(name), &err) != 0) {
+        char msg[sizeof(err.msg) + sizeof(err.file) + 32];
+        tw_error_format(&err, msg, sizeof(msg));
+        for (char *p = msg; *p != '\0'; p++) {
+            if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) {
+                *p = ' ';
+            }
+        }
+        resp->status = 500;
+        tw_buf_printf(&resp->body,
+                      "{\"status\":\"error\",\"errorType\":\"internal\",\"error\":"
+                      "\"create snapshot: %s\"}",
+                      msg);
+        return 0;
+    }
+    tw_log(TW_LOG_INFO, "tsdb", "Snapshot created", "name", name, NULL);
+    tw_buf_printf(&resp->body, "{\"status\":\"success\",\"data\":{\"name\":\"%s\"}}", name);
+    return 0;
+}
+
 /* Starts a server on c's address with every route; *rw receives the remote_write handler
  * registered on it (NULL when the receiver is off), to be freed after the server. */
 static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c,
@@ -260,6 +309,10 @@ static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c,
     tw_remote_write_options_t rwo = {.path = NULL};
     rwo.limits.max_body_bytes = c->web.max_request_body_bytes;
     if (tw_web_routes_register(srv, &d->ops) != 0 ||
+        (d->admin_enabled && tw_http_server_route(srv, "POST", "/api/v1/admin/tsdb/snapshot",
+                                                  handle_snapshot, d) != 0) ||
+        (d->admin_enabled && tw_http_server_route(srv, "PUT", "/api/v1/admin/tsdb/snapshot",
+                                                  handle_snapshot, d) != 0) ||
         (d->rw_enabled && tw_remote_write_handler_register(srv, &rwo, &d->sink, rw) != 0) ||
         tw_http_server_start(srv, err) != 0) {
         if (err != NULL && err->msg[0] == '\0') {
@@ -375,6 +428,8 @@ static int storage_open(tw_daemon_t *d, tw_error_t *err)
     tw_tsdb_options_t o;
     tw_tsdb_options_default(&o);
     o.path = d->cfg->storage.path;
+    o.retention_time_ms = d->cfg->storage.retention_time_ms;
+    o.retention_size_bytes = d->cfg->storage.retention_size_bytes;
     int64_t t0 = tw_mono_ns();
     int rc = tw_tsdb_open(&o, &d->tsdb, err);
     if (rc != 0) {
@@ -387,6 +442,11 @@ static int storage_open(tw_daemon_t *d, tw_error_t *err)
     if (rep->message[0] != '\0') {
         /* The WAL is damaged: say exactly what replay skipped, once, at start. */
         tw_log(TW_LOG_WARN, "tsdb", "WAL replay skipped damaged data", "report", rep->message,
+               NULL);
+    }
+    const char *blocks = tw_tsdb_blocks_report(d->tsdb);
+    if (blocks != NULL && blocks[0] != '\0') {
+        tw_log(TW_LOG_WARN, "tsdb", "Skipped damaged blocks or removed leftovers", "report", blocks,
                NULL);
     }
     char series[32], samples[32];
@@ -437,6 +497,7 @@ tw_daemon_t *tw_daemon_new(const tw_daemon_options_t *o, tw_error_t *err)
     d->ovr_retention = o->overrides.retention_time ? tw_xstrdup(o->overrides.retention_time) : NULL;
     d->lock_fd = -1;
     d->rw_enabled = o->enable_remote_write;
+    d->admin_enabled = o->enable_admin_api;
     d->sig_fd = -1;
     d->event_fd = -1;
     pthread_mutex_init(&d->state_mu, NULL);

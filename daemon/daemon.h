@@ -24,6 +24,7 @@ typedef struct tw_daemon_options {
     const char *config_file;         /* NULL: the embedded default; copied */
     tw_config_overrides_t overrides; /* command-line values; copied */
     bool enable_remote_write;        /* serve POST /api/v1/write */
+    bool enable_admin_api;           /* serve POST /api/v1/admin/tsdb/snapshot */
 } tw_daemon_options_t;
 
 typedef struct tw_daemon tw_daemon_t;

@@ -130,6 +130,7 @@ static int run(const tw_cli_t *cli)
                       .storage_path = cli->storage_path,
                       .retention_time = cli->retention_time},
         .enable_remote_write = cli->enable_remote_write != 0,
+        .enable_admin_api = cli->enable_admin_api != 0,
     };
     tw_error_t err;
     char msg[sizeof(err.msg) + sizeof(err.file) + 32];
