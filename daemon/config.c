@@ -27,6 +27,7 @@
 #include "common/mem.h"
 #include "common/timeutil.h"
 #include "collector/scrape/scrape.h"
+#include "collector/tsdb/tsdb.h"
 #include "common/yaml_tree.h"
 
 /* The embedded default: the values config_set_defaults() sets, as a user would write them. */
@@ -61,6 +62,12 @@ static const char default_yaml[] =
     "  retention:\n"
     "    time: 15d\n"
     "    size: 0B\n"
+    "  tsdb:\n"
+    "    out_of_order_time_window: 0s\n"
+    "  wal:\n"
+    "    fsync: always\n"
+    "    fsync_interval: 1s\n"
+    "    segment_size: 128MB\n"
     "web:\n"
     "  listen_address: 127.0.0.1:9475\n"
     "  max_connections: 512\n"
@@ -377,12 +384,60 @@ static int walk_collector(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_
     return rc;
 }
 
+/* storage.tsdb and storage.wal: the TSDB's knobs (docs/formats/wal.md says what fsync means). */
+static int walk_storage_tsdb_wal(tw_yaml_walk_t *w, const tw_yaml_node_t *tn,
+                                 const tw_yaml_node_t *wn, tw_config_t *c)
+{
+    static const char *const tkeys[] = {"out_of_order_time_window"};
+    static const char *const wkeys[] = {"fsync", "fsync_interval", "segment_size"};
+    const tw_yaml_node_t *tv[1], *wv[3];
+    const char *fsync = NULL;
+    char desc[96];
+    int rc = tw_yaml_fields(w, tn, "storage.tsdb", tkeys, 1, tv);
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, tv[0], "storage.tsdb", tkeys[0], true,
+                                  &c->storage.out_of_order_window_ms);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_fields(w, wn, "storage.wal", wkeys, 3, wv);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_scalar(w, wv[0], "storage.wal", wkeys[0], "always, interval or never",
+                                &fsync);
+    }
+    if (rc == 0 && fsync != NULL) {
+        if (strcmp(fsync, "always") == 0) {
+            c->storage.wal_fsync = TW_TSDB_FSYNC_ALWAYS;
+        } else if (strcmp(fsync, "interval") == 0) {
+            c->storage.wal_fsync = TW_TSDB_FSYNC_INTERVAL;
+        } else if (strcmp(fsync, "never") == 0) {
+            c->storage.wal_fsync = TW_TSDB_FSYNC_NEVER;
+        } else {
+            rc = tw_yaml_error(w, wv[0],
+                               "storage.wal.fsync: expected always, interval or never, got %s",
+                               tw_yaml_describe(wv[0], desc, sizeof(desc)));
+        }
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, wv[1], "storage.wal", wkeys[1], false,
+                                  &c->storage.wal_fsync_interval_ms);
+    }
+    if (rc == 0) {
+        rc = get_bytes(w, wv[2], "storage.wal", wkeys[2], &c->storage.wal_segment_bytes);
+    }
+    if (rc == 0 && (c->storage.wal_segment_bytes < 64 * 1024 ||
+                    c->storage.wal_segment_bytes > 1024ULL * 1024 * 1024)) {
+        rc = tw_yaml_error(w, wv[2], "storage.wal.segment_size: must be between 64KB and 1GB");
+    }
+    return rc;
+}
+
 static int walk_storage(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
-    static const char *const keys[] = {"path", "retention"};
+    static const char *const keys[] = {"path", "retention", "tsdb", "wal"};
     static const char *const rkeys[] = {"time", "size"};
-    const tw_yaml_node_t *v[2], *rv[2];
-    int rc = tw_yaml_fields(w, n, "storage", keys, 2, v);
+    const tw_yaml_node_t *v[4], *rv[2];
+    int rc = tw_yaml_fields(w, n, "storage", keys, 4, v);
     if (rc == 0) {
         rc = tw_yaml_get_string(w, v[0], "storage", keys[0], &c->storage.path);
     }
@@ -398,6 +453,9 @@ static int walk_storage(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t 
     }
     if (rc == 0) {
         rc = get_bytes(w, rv[1], "storage.retention", rkeys[1], &c->storage.retention_size_bytes);
+    }
+    if (rc == 0) {
+        rc = walk_storage_tsdb_wal(w, v[2], v[3], c);
     }
     return rc;
 }
@@ -459,6 +517,10 @@ static void config_set_defaults(tw_config_t *c)
     c->storage.path = tw_xstrdup("./data");
     c->storage.retention_time_ms = 15LL * 24 * 3600 * 1000;
     c->storage.retention_size_bytes = 0;
+    c->storage.out_of_order_window_ms = 0;
+    c->storage.wal_fsync = TW_TSDB_FSYNC_ALWAYS;
+    c->storage.wal_fsync_interval_ms = 1000;
+    c->storage.wal_segment_bytes = 128ULL * 1024 * 1024;
     c->web.listen_address = tw_xstrdup("127.0.0.1:9475");
     c->web.max_connections = 512;
     c->web.read_timeout_ms = 5 * 60 * 1000;

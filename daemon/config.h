@@ -77,9 +77,13 @@ typedef struct tw_config {
     } collector;
 
     struct {
-        char *path;                    /* default "./data" */
-        int64_t retention_time_ms;     /* default 15d */
-        uint64_t retention_size_bytes; /* default 0 (no size limit) */
+        char *path;                     /* default "./data" */
+        int64_t retention_time_ms;      /* default 15d */
+        uint64_t retention_size_bytes;  /* default 0 (no size limit) */
+        int64_t out_of_order_window_ms; /* tsdb.out_of_order_time_window; default 0 */
+        int wal_fsync;                  /* tw_tsdb_fsync_policy_t; default always */
+        int64_t wal_fsync_interval_ms;  /* for fsync: interval; default 1s */
+        uint64_t wal_segment_bytes;     /* default 128MB */
     } storage;
 
     struct {

@@ -430,6 +430,10 @@ static int storage_open(tw_daemon_t *d, tw_error_t *err)
     o.path = d->cfg->storage.path;
     o.retention_time_ms = d->cfg->storage.retention_time_ms;
     o.retention_size_bytes = d->cfg->storage.retention_size_bytes;
+    o.out_of_order_window_ms = d->cfg->storage.out_of_order_window_ms;
+    o.fsync_policy = (tw_tsdb_fsync_policy_t)d->cfg->storage.wal_fsync;
+    o.fsync_interval_ms = d->cfg->storage.wal_fsync_interval_ms;
+    o.wal_segment_bytes = (size_t)d->cfg->storage.wal_segment_bytes;
     int64_t t0 = tw_mono_ns();
     int rc = tw_tsdb_open(&o, &d->tsdb, err);
     if (rc != 0) {

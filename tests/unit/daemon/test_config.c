@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "collector/scrape/scrape.h"
+#include "collector/tsdb/tsdb.h"
 #include "daemon/config.h"
 
 static const char every_key[] = "global:\n"
@@ -244,6 +245,29 @@ static void test_scrape_configs(void **state)
     assert_non_null(strstr(err.msg, "scrape_intervall"));
 }
 
+static void test_storage_tsdb_wal(void **state)
+{
+    (void)state;
+    tw_config_t *c = load_ok("storage:\n  tsdb:\n    out_of_order_time_window: 10m\n"
+                             "  wal:\n    fsync: interval\n    fsync_interval: 200ms\n"
+                             "    segment_size: 1MB\n");
+    assert_int_equal(c->storage.out_of_order_window_ms, 600000);
+    assert_int_equal(c->storage.wal_fsync, TW_TSDB_FSYNC_INTERVAL);
+    assert_int_equal(c->storage.wal_fsync_interval_ms, 200);
+    assert_int_equal(c->storage.wal_segment_bytes, 1024 * 1024);
+    tw_config_free(c);
+    c = load_ok("");
+    assert_int_equal(c->storage.wal_fsync, TW_TSDB_FSYNC_ALWAYS);
+    assert_int_equal(c->storage.wal_segment_bytes, 128 * 1024 * 1024);
+    assert_int_equal(c->storage.out_of_order_window_ms, 0);
+    tw_config_free(c);
+    load_err("storage:\n  wal:\n    fsync: sometimes\n", TW_EINVAL,
+             "t.yml:3:12: storage.wal.fsync: expected always, interval or never, got "
+             "\"sometimes\"");
+    load_err("storage:\n  wal:\n    segment_size: 1KB\n", TW_EINVAL,
+             "t.yml:3:19: storage.wal.segment_size: must be between 64KB and 1GB");
+}
+
 static void test_error_unsupported_section(void **state)
 {
     (void)state;
@@ -432,23 +456,15 @@ static void test_listen_address_check(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_key),
-        cmocka_unit_test(test_embedded_default),
-        cmocka_unit_test(test_load_file),
-        cmocka_unit_test(test_error_unknown_key),
-        cmocka_unit_test(test_pods_url_env),
-        cmocka_unit_test(test_error_unsupported_section),
-        cmocka_unit_test(test_scrape_configs),
-        cmocka_unit_test(test_error_wrong_type),
-        cmocka_unit_test(test_error_bad_duration),
-        cmocka_unit_test(test_error_bad_size),
-        cmocka_unit_test(test_error_duplicate_key),
-        cmocka_unit_test(test_error_yaml_syntax),
-        cmocka_unit_test(test_error_bad_listen_address),
-        cmocka_unit_test(test_aliases),
-        cmocka_unit_test(test_overrides),
-        cmocka_unit_test(test_bytes_parse),
-        cmocka_unit_test(test_listen_address_check),
+        cmocka_unit_test(test_every_key),         cmocka_unit_test(test_embedded_default),
+        cmocka_unit_test(test_load_file),         cmocka_unit_test(test_error_unknown_key),
+        cmocka_unit_test(test_pods_url_env),      cmocka_unit_test(test_error_unsupported_section),
+        cmocka_unit_test(test_scrape_configs),    cmocka_unit_test(test_storage_tsdb_wal),
+        cmocka_unit_test(test_error_wrong_type),  cmocka_unit_test(test_error_bad_duration),
+        cmocka_unit_test(test_error_bad_size),    cmocka_unit_test(test_error_duplicate_key),
+        cmocka_unit_test(test_error_yaml_syntax), cmocka_unit_test(test_error_bad_listen_address),
+        cmocka_unit_test(test_aliases),           cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_bytes_parse),       cmocka_unit_test(test_listen_address_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
