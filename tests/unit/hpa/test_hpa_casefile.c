@@ -40,10 +40,13 @@ static void test_upstream_cases_all_pass(void **state)
     fclose(f);
     if (rc != 0 || strstr(text, "FAIL ") != NULL) {
         /* show the failing cases */
-        for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        for (const char *line = text; line != NULL && *line != '\0';) {
+            const char *nl = strchr(line, '\n');
+            int len = nl != NULL ? (int)(nl - line) : (int)strlen(line);
             if (strncmp(line, "FAIL ", 5) == 0) {
-                print_message("%s\n", line);
+                print_message("%.*s\n", len, line);
             }
+            line = nl != NULL ? nl + 1 : NULL;
         }
         print_message("rc=%d err=%s\n", rc, err.msg);
     }
