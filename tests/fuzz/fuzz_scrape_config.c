@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_scrape_config.c - libFuzzer target for the scrape_configs parser (relabel rules, regex
- * translation, static and file_sd configs, HTTP client settings) and, for parsed configs, the
+ * compilation, static and file_sd configs, HTTP client settings) and, for parsed configs, the
  * target builder on each static target.
  */
 #include <stddef.h>
