@@ -629,61 +629,29 @@ static void matcher_union(tsdb_head_t *h, const tw_matcher_t *m, bool want, tsdb
     free(lists);
 }
 
+static int head_union(void *ctx, const tw_matcher_t *m, bool want, tsdb_postings_t *out,
+                      tw_error_t *err)
+{
+    (void)err;
+    matcher_union(ctx, m, want, out);
+    return 0;
+}
+
+static int head_all(void *ctx, tsdb_postings_t *out, tw_error_t *err)
+{
+    (void)err;
+    const tsdb_postings_t *all = &((tsdb_head_t *)ctx)->all;
+    tsdb_postings_union(&all, 1, out);
+    return 0;
+}
+
 void tsdb_head_postings_for_matchers(tsdb_head_t *h, const tw_matcher_t *ms, size_t n,
                                      tsdb_postings_t *out)
 {
-    /*
-     * Prometheus' PostingsForMatchers: a matcher that rejects "" must find its label among the
-     * accepted values (intersect with their union); a matcher that accepts "" also selects
-     * series without the label, so it can only exclude: subtract the union of the values it
-     * rejects. With no intersecting matcher, start from all series.
-     */
-    tsdb_postings_t acc = {0}, tmp = {0}, u = {0};
-    bool have = false;
+    const tsdb_postings_source_t src = {h, head_union, head_all};
     pthread_rwlock_rdlock(&h->idx_mu);
-    for (size_t i = 0; i < n; i++) {
-        if (tw_matcher_matches_empty(&ms[i])) {
-            continue;
-        }
-        matcher_union(h, &ms[i], true, &u);
-        if (!have) {
-            tsdb_postings_t t = acc;
-            acc = u;
-            u = t;
-            have = true;
-        } else {
-            tsdb_postings_intersect(&acc, &u, &tmp);
-            tsdb_postings_t t = acc;
-            acc = tmp;
-            tmp = t;
-        }
-        if (acc.n == 0) {
-            goto done;
-        }
-    }
-    if (!have) {
-        const tsdb_postings_t *all = &h->all;
-        tsdb_postings_union(&all, 1, &acc);
-    }
-    for (size_t i = 0; i < n && acc.n > 0; i++) {
-        if (!tw_matcher_matches_empty(&ms[i])) {
-            continue;
-        }
-        matcher_union(h, &ms[i], false, &u);
-        if (u.n == 0) {
-            continue;
-        }
-        tsdb_postings_subtract(&acc, &u, &tmp);
-        tsdb_postings_t t = acc;
-        acc = tmp;
-        tmp = t;
-    }
-done:
+    (void)tsdb_postings_for_matchers(&src, ms, n, out, NULL); /* the head's lookups cannot fail */
     pthread_rwlock_unlock(&h->idx_mu);
-    tsdb_postings_fini(&tmp);
-    tsdb_postings_fini(&u);
-    tsdb_postings_fini(out);
-    *out = acc;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -640,62 +640,22 @@ static int matcher_union(const tsdb_index_t *ix, const tw_matcher_t *m, bool wan
     return rc;
 }
 
+static int index_union(void *ctx, const tw_matcher_t *m, bool want, tsdb_postings_t *out,
+                       tw_error_t *err)
+{
+    return matcher_union(ctx, m, want, out, err);
+}
+
+static int index_all(void *ctx, tsdb_postings_t *out, tw_error_t *err)
+{
+    return tsdb_index_postings(ctx, "", "", out, err);
+}
+
 int tsdb_index_postings_for_matchers(const tsdb_index_t *ix, const tw_matcher_t *ms, size_t n,
                                      tsdb_postings_t *out, tw_error_t *err)
 {
-    /* The same rules as tsdb_head_postings_for_matchers (Prometheus' PostingsForMatchers). */
-    tsdb_postings_t acc = {0}, tmp = {0}, u = {0};
-    bool have = false;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (tw_matcher_matches_empty(&ms[i])) {
-            continue;
-        }
-        if ((rc = matcher_union(ix, &ms[i], true, &u, err)) != 0) {
-            goto done;
-        }
-        if (!have) {
-            tsdb_postings_t t = acc;
-            acc = u;
-            u = t;
-            have = true;
-        } else {
-            tsdb_postings_intersect(&acc, &u, &tmp);
-            tsdb_postings_t t = acc;
-            acc = tmp;
-            tmp = t;
-        }
-        if (acc.n == 0) {
-            goto done;
-        }
-    }
-    if (!have && (rc = tsdb_index_postings(ix, "", "", &acc, err)) != 0) {
-        goto done;
-    }
-    for (size_t i = 0; i < n && acc.n > 0; i++) {
-        if (!tw_matcher_matches_empty(&ms[i])) {
-            continue;
-        }
-        if ((rc = matcher_union(ix, &ms[i], false, &u, err)) != 0) {
-            goto done;
-        }
-        if (u.n == 0) {
-            continue;
-        }
-        tsdb_postings_subtract(&acc, &u, &tmp);
-        tsdb_postings_t t = acc;
-        acc = tmp;
-        tmp = t;
-    }
-done:
-    tsdb_postings_fini(&tmp);
-    tsdb_postings_fini(&u);
-    tsdb_postings_fini(out);
-    *out = acc;
-    if (rc != 0) {
-        out->n = 0;
-    }
-    return rc;
+    const tsdb_postings_source_t src = {(void *)ix, index_union, index_all};
+    return tsdb_postings_for_matchers(&src, ms, n, out, err);
 }
 
 int tsdb_index_series(const tsdb_index_t *ix, uint64_t id, tsdb_iseries_t *s, tw_error_t *err)

@@ -93,6 +93,28 @@ void tsdb_postings_subtract(const tsdb_postings_t *a, const tsdb_postings_t *b,
 /* out = union of k lists (borrowed pointers). */
 void tsdb_postings_union(const tsdb_postings_t *const *lists, size_t k, tsdb_postings_t *out);
 
+/*
+ * Where tsdb_postings_for_matchers() gets its lists: the head's in-memory index or a block's
+ * index. union_fn sets *out to the union of the postings of m's label values for which
+ * tw_matcher_matches() == want; all_fn sets *out to every series. Both return 0 or an error.
+ */
+typedef struct tsdb_postings_source {
+    void *ctx;
+    int (*union_fn)(void *ctx, const tw_matcher_t *m, bool want, tsdb_postings_t *out,
+                    tw_error_t *err);
+    int (*all_fn)(void *ctx, tsdb_postings_t *out, tw_error_t *err);
+} tsdb_postings_source_t;
+
+/*
+ * Prometheus' PostingsForMatchers over src: a matcher that rejects "" must find its label among
+ * the accepted values (intersect with their union); a matcher that accepts "" also selects
+ * series without the label, so it can only exclude (subtract the union of the values it
+ * rejects). With no intersecting matcher, start from all series. *out is replaced; on error it
+ * is empty.
+ */
+int tsdb_postings_for_matchers(const tsdb_postings_source_t *src, const tw_matcher_t *ms, size_t n,
+                               tsdb_postings_t *out, tw_error_t *err);
+
 /* ---- tsdb_intern.c: refcounted string interner (thread-safe). ---- */
 
 typedef struct tsdb_interner tsdb_interner_t;

@@ -177,3 +177,60 @@ void tsdb_postings_union(const tsdb_postings_t *const *lists, size_t k, tsdb_pos
     }
     free(h);
 }
+
+int tsdb_postings_for_matchers(const tsdb_postings_source_t *src, const tw_matcher_t *ms, size_t n,
+                               tsdb_postings_t *out, tw_error_t *err)
+{
+    tsdb_postings_t acc = {0}, tmp = {0}, u = {0};
+    bool have = false;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (tw_matcher_matches_empty(&ms[i])) {
+            continue;
+        }
+        if ((rc = src->union_fn(src->ctx, &ms[i], true, &u, err)) != 0) {
+            goto done;
+        }
+        if (!have) {
+            tsdb_postings_t t = acc;
+            acc = u;
+            u = t;
+            have = true;
+        } else {
+            tsdb_postings_intersect(&acc, &u, &tmp);
+            tsdb_postings_t t = acc;
+            acc = tmp;
+            tmp = t;
+        }
+        if (acc.n == 0) {
+            goto done;
+        }
+    }
+    if (!have && (rc = src->all_fn(src->ctx, &acc, err)) != 0) {
+        goto done;
+    }
+    for (size_t i = 0; i < n && acc.n > 0; i++) {
+        if (!tw_matcher_matches_empty(&ms[i])) {
+            continue;
+        }
+        if ((rc = src->union_fn(src->ctx, &ms[i], false, &u, err)) != 0) {
+            goto done;
+        }
+        if (u.n == 0) {
+            continue;
+        }
+        tsdb_postings_subtract(&acc, &u, &tmp);
+        tsdb_postings_t t = acc;
+        acc = tmp;
+        tmp = t;
+    }
+done:
+    tsdb_postings_fini(&tmp);
+    tsdb_postings_fini(&u);
+    tsdb_postings_fini(out);
+    *out = acc;
+    if (rc != 0) {
+        out->n = 0;
+    }
+    return rc;
+}
