@@ -36,6 +36,12 @@ const char *tw_strerror(int code)
         return "duplicate sample for timestamp";
     case TW_ETOOOLD:
         return "out of bounds";
+    case TW_ETIMEOUT:
+        return "timed out";
+    case TW_ECANCELED:
+        return "canceled";
+    case TW_EEXEC:
+        return "execution failed";
     default:
         break;
     }

@@ -32,6 +32,9 @@ enum {
     TW_EOUTOFORDER = -10010, /* older than the series' newest sample and outside the OOO window */
     TW_EDUPLICATE = -10011,  /* same timestamp as a stored sample, different value */
     TW_ETOOOLD = -10012,     /* older than what the head accepts at all */
+    TW_ETIMEOUT = -10013,    /* a deadline passed (query timeout, request timeout) */
+    TW_ECANCELED = -10014,   /* the caller gave up (shutdown, client gone) */
+    TW_EEXEC = -10015,       /* a well-formed request failed while running (PromQL execution) */
 };
 
 /*

@@ -32,6 +32,12 @@ const char *tw_match_type_str(tw_match_type_t t)
 int tw_matcher_init(tw_matcher_t *m, tw_match_type_t type, const char *name, const char *value,
                     tw_error_t *err)
 {
+    return tw_matcher_init_flags(m, type, name, value, TW_REGEX_DOTALL, err);
+}
+
+int tw_matcher_init_flags(tw_matcher_t *m, tw_match_type_t type, const char *name,
+                          const char *value, unsigned regex_flags, tw_error_t *err)
+{
     memset(m, 0, sizeof(*m));
     if (type != TW_MATCH_EQ && type != TW_MATCH_NEQ && type != TW_MATCH_RE &&
         type != TW_MATCH_NRE) {
@@ -39,8 +45,7 @@ int tw_matcher_init(tw_matcher_t *m, tw_match_type_t type, const char *name, con
     }
     m->type = type;
     if (type == TW_MATCH_RE || type == TW_MATCH_NRE) {
-        /* Prometheus 3 compiles label matchers as "^(?s:...)$": '.' matches a newline. */
-        int rc = tw_regex_compile(&m->re, value, TW_REGEX_DOTALL, err);
+        int rc = tw_regex_compile(&m->re, value, regex_flags, err);
         if (rc != 0) {
             return rc;
         }

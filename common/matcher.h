@@ -50,6 +50,13 @@ typedef struct tw_matcher {
 int tw_matcher_init(tw_matcher_t *m, tw_match_type_t type, const char *name, const char *value,
                     tw_error_t *err);
 
+/*
+ * Like tw_matcher_init() with the regex flags chosen by the caller: TW_REGEX_DOTALL is
+ * Prometheus 3's "^(?s:...)$"; 0 is Prometheus 2's "^(?:...)$" where '.' does not match '\n'.
+ */
+int tw_matcher_init_flags(tw_matcher_t *m, tw_match_type_t type, const char *name,
+                          const char *value, unsigned regex_flags, tw_error_t *err);
+
 /* Frees what init allocated. NULL is a no-op; calling it twice is a no-op. */
 void tw_matcher_fini(tw_matcher_t *m);
 

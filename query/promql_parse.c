@@ -30,6 +30,7 @@
 
 #include "common/mem.h"
 #include "common/labels.h"
+#include "common/regex.h"
 #include "query/query_int.h"
 
 typedef struct parser {
@@ -507,7 +508,9 @@ static bool add_matcher(parser_t *p, matchvec_t *mv, tw_match_type_t type, const
     tw_grow((void **)&mv->v, &mv->cap, mv->n + 1, sizeof(tw_matcher_t));
     tw_error_t e;
     tw_error_clear(&e);
-    if (tw_matcher_init(&mv->v[mv->n], type, name, value, &e) != 0) {
+    /* Prometheus 3 anchors matchers as "^(?s:...)$" ('.' matches '\n'); 2.42 as "^(?:...)$". */
+    unsigned flags = p->p3 ? TW_REGEX_DOTALL : 0;
+    if (tw_matcher_init_flags(&mv->v[mv->n], type, name, value, flags, &e) != 0) {
         fail(p, pos, "%s", e.msg);
         return false;
     }
