@@ -15,6 +15,8 @@ packages=(
   libprotobuf-c-dev protobuf-c-compiler libsnappy-dev
   # tests: unit tests, fuzzing (clang + libFuzzer runtime), real peers, tools the scripts use
   libcmocka-dev clang libclang-rt-14-dev prometheus curl python3 procps util-linux
+  # the fake Kubernetes API server's test certificates (tests/fakes)
+  openssl
   # formatting and static checks
   clang-format
 )
