@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * orchestrator_int.h - what the orchestrator module's files share: the driver vtable, the small
+ * libcurl wrapper the HTTP drivers use, and the pure pieces (kubeconfig parsing, Scale and pod
+ * list JSON, label-selector queries, Retry-After, the QPS token bucket, exec templates, Nomad
+ * bodies) that the unit tests call directly. No other folder includes this header.
+ *
+ * The pure functions do no I/O (except where a doc comment says it reads a file), read no clock
+ * (time is a parameter) and never log.
+ */
+#ifndef TW_AUTOSCALER_ORCHESTRATOR_INT_H
+#define TW_AUTOSCALER_ORCHESTRATOR_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "autoscaler/orchestrator/orchestrator.h"
+#include "common/buf.h"
+#include "common/error.h"
+
+/* ---- Drivers ---------------------------------------------------------------------------- */
+
+/* A driver's operations; any may be NULL ("not supported by this driver", TW_EINVAL). */
+typedef struct tw_orch_ops {
+    const char *name;
+    int (*get_scale)(void *impl, const tw_orch_ref_t *ref, tw_orch_scale_t *out, tw_error_t *err);
+    int (*set_scale)(void *impl, const tw_orch_ref_t *ref, const tw_orch_scale_t *observed,
+                     int32_t replicas, tw_orch_scale_t *out, tw_error_t *err);
+    int (*list_pods)(void *impl, const tw_orch_ref_t *ref, const char *selector,
+                     tw_orch_pod_list_t *out, tw_error_t *err);
+    int (*patch_resources)(void *impl, const tw_orch_ref_t *ref, const tw_orch_resources_t *res,
+                           size_t n_res, tw_error_t *err);
+    size_t (*records)(const void *impl, const tw_orch_record_t **out);
+    void (*free)(void *impl);
+} tw_orch_ops_t;
+
+/* Constructors, one per driver file; *impl_out is passed back to the ops. */
+int tw_orch_kube_new(const tw_orch_kube_options_t *o, void **impl_out, tw_error_t *err);
+int tw_orch_nomad_new(const tw_orch_nomad_options_t *o, void **impl_out, tw_error_t *err);
+int tw_orch_exec_new(const tw_orch_exec_options_t *o, void **impl_out, tw_error_t *err);
+int tw_orch_dryrun_new(const tw_orch_dryrun_options_t *o, void **impl_out, tw_error_t *err);
+extern const tw_orch_ops_t tw_orch_kube_ops;
+extern const tw_orch_ops_t tw_orch_nomad_ops;
+extern const tw_orch_ops_t tw_orch_exec_ops;
+extern const tw_orch_ops_t tw_orch_dryrun_ops;
+
+/* Appends a zeroed pod to l and returns it. */
+tw_orch_pod_t *tw_orch_pod_list_add(tw_orch_pod_list_t *l);
+
+/* ---- Pure helpers shared by the drivers ------------------------------------------------- */
+
+/*
+ * Kubernetes resource.Quantity ("250m", "1.5", "128Mi", "1G", "1e3") to MilliValue(), rounded up
+ * away from zero like apimachinery. Returns 0, TW_EPARSE, or TW_ELIMIT when it does not fit.
+ */
+int tw_orch_quantity_milli(const char *s, int64_t *out);
+
+/* RFC 3339 time ("2026-01-01T00:00:00Z", fractions and offsets) to ms since epoch. */
+int tw_orch_rfc3339_parse(const char *s, int64_t *out_ms);
+
+/*
+ * A Retry-After value: delay-seconds ("120") or an HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT",
+ * relative to now_ms; a date in the past is 0). Returns 0 with *delay_ms, or TW_EPARSE.
+ */
+int tw_orch_retry_after_parse(const char *value, int64_t now_ms, int64_t *delay_ms);
+
+/*
+ * Exponential backoff for a retry without Retry-After: 250 ms doubled per attempt (attempt 0
+ * is the first retry), at most cap_ms.
+ */
+int64_t tw_orch_backoff_ms(int attempt, int64_t cap_ms);
+
+/*
+ * A token bucket (golang.org/x/time/rate semantics, as client-go's QPS/burst limiter): holds up
+ * to burst tokens, refills qps tokens per second. Time is a parameter (monotonic ns).
+ */
+typedef struct tw_orch_ratelimit {
+    double qps;
+    double burst;
+    double tokens;   /* may go negative: reservations not yet covered */
+    int64_t last_ns; /* when tokens was last brought up to date */
+    bool started;
+} tw_orch_ratelimit_t;
+
+/* A full bucket. qps <= 0 disables limiting. */
+void tw_orch_ratelimit_init(tw_orch_ratelimit_t *rl, double qps, int burst);
+/* Takes one token at now_ns; returns how long (ns) the caller must wait before acting (0: now). */
+int64_t tw_orch_ratelimit_reserve(tw_orch_ratelimit_t *rl, int64_t now_ns);
+
+/* Appends s percent-encoded as Go's url.QueryEscape does (space as '+'). */
+int tw_orch_query_escape(tw_buf_t *out, const char *s);
+/* Appends s percent-encoded as a path segment (url.PathEscape). */
+int tw_orch_path_escape(tw_buf_t *out, const char *s);
+
+/* ---- Kubernetes ------------------------------------------------------------------------- */
+
+/* Where and how to reach an API server: a kubeconfig context or the in-cluster config. */
+typedef struct tw_orch_kubeconfig {
+    char *server;    /* "https://host:port" */
+    char *namespace; /* the context's namespace, or NULL */
+    char *ca_file;   /* certificate-authority (absolute path) */
+    char *ca_data;   /* certificate-authority-data, decoded PEM */
+    size_t ca_data_len;
+    char *cert_file; /* client-certificate */
+    char *cert_data; /* client-certificate-data, decoded */
+    size_t cert_data_len;
+    char *key_file; /* client-key */
+    char *key_data; /* client-key-data, decoded */
+    size_t key_data_len;
+    char *token;           /* static bearer token */
+    char *token_file;      /* tokenFile or the service-account token: re-read as it rotates */
+    char *tls_server_name; /* tls-server-name */
+    bool insecure;         /* insecure-skip-tls-verify: true */
+} tw_orch_kubeconfig_t;
+
+/* Frees the strings. NULL is a no-op. */
+void tw_orch_kubeconfig_fini(tw_orch_kubeconfig_t *kc);
+
+/*
+ * Parses a kubeconfig (data[0..len), named file in errors) and resolves context (NULL:
+ * current-context) into *out. Relative file paths are resolved against dir (the kubeconfig's
+ * folder; NULL: the working directory), like client-go. exec and auth-provider users are
+ * refused (TW_EINVAL). Errors name file:line:col where a node is at fault.
+ */
+int tw_orch_kubeconfig_parse(const char *data, size_t len, const char *file, const char *dir,
+                             const char *context, tw_orch_kubeconfig_t *out, tw_error_t *err);
+
+/*
+ * The in-cluster configuration: https://host:port (an IPv6 host in brackets), sa_dir/token
+ * (re-read by the client), sa_dir/ca.crt and the namespace in sa_dir/namespace (read now;
+ * absent is fine). host or port NULL/empty is TW_ENOTFOUND ("not running in a cluster").
+ */
+int tw_orch_kube_incluster(const char *sa_dir, const char *host, const char *port,
+                           tw_orch_kubeconfig_t *out, tw_error_t *err);
+
+/* "/apis/apps/v1/namespaces/<ns>/<deployments|statefulsets>/<name>/scale". TW_EINVAL for
+ * another kind. */
+int tw_orch_kube_scale_path(tw_buf_t *out, const char *kind, const char *ns, const char *name,
+                            tw_error_t *err);
+
+/* "labelSelector=<escaped>" (nothing for an empty selector), for GET .../pods?<query>. */
+int tw_orch_kube_selector_query(tw_buf_t *out, const char *selector);
+
+/* Parses an autoscaling/v1 Scale. what names the object in errors. */
+int tw_orch_kube_scale_parse(const char *body, size_t len, const char *what, tw_orch_scale_t *out,
+                             tw_error_t *err);
+
+/*
+ * The body of the scale PUT: the Scale with metadata name, namespace and (when observed has one)
+ * resourceVersion, and spec.replicas.
+ */
+int tw_orch_kube_scale_emit(tw_buf_t *out, const char *ns, const char *name,
+                            const tw_orch_scale_t *observed, int32_t replicas);
+
+/*
+ * Maps an HTTP answer that is not 2xx to a TW_E* code, with the Status object's message when
+ * the body is one ("Error from server (Conflict): Operation cannot be fulfilled on ...").
+ */
+int tw_orch_kube_status_error(long http_status, const char *body, size_t len, const char *what,
+                              tw_error_t *err);
+
+/*
+ * Parses a v1 PodList, appending its pods to out. *cont (size contsz) receives
+ * metadata.continue ("" at the end).
+ */
+int tw_orch_kube_pods_parse(const char *body, size_t len, tw_orch_pod_list_t *out, char *cont,
+                            size_t contsz, tw_error_t *err);
+
+/*
+ * The strategic-merge patch that sets container resources in a pod template (pod_template
+ * true: {"spec":{"template":{"spec":{"containers":[...]}}}}) or a Pod ({"spec":{"containers":
+ * [...]}}).
+ */
+int tw_orch_kube_resources_patch(tw_buf_t *out, bool pod_template, const tw_orch_resources_t *res,
+                                 size_t n_res);
+
+/* ---- Nomad ------------------------------------------------------------------------------ */
+
+/*
+ * Reads a job (GET /v1/job/:id): the count of task group group (NULL: the only group) into
+ * out->spec_replicas/status_replicas, JobModifyIndex into out->version and the selector "" .
+ */
+int tw_orch_nomad_job_parse(const char *body, size_t len, const char *job, const char *group,
+                            tw_orch_scale_t *out, tw_error_t *err);
+
+/* The body of POST /v1/job/:id/scale. version "" or NULL: no JobModifyIndex check. */
+int tw_orch_nomad_scale_body(tw_buf_t *out, const char *job, const char *group, const char *ns,
+                             int32_t replicas, const char *version, const char *message);
+
+/* ---- exec ------------------------------------------------------------------------------- */
+
+/* Values for the template placeholders; NULL members expand to "". */
+typedef struct tw_orch_exec_vars {
+    const char *namespace;
+    const char *name;
+    const char *group;
+    int64_t replicas;
+} tw_orch_exec_vars_t;
+
+/* Checks a template: non-empty, known placeholders, balanced braces. */
+int tw_orch_exec_template_check(const char *const *tmpl, tw_error_t *err);
+
+/*
+ * Expands tmpl into a newly allocated NULL-terminated argv (free with tw_orch_exec_argv_free).
+ */
+int tw_orch_exec_expand(const char *const *tmpl, const tw_orch_exec_vars_t *vars, char ***argv_out,
+                        tw_error_t *err);
+void tw_orch_exec_argv_free(char **argv);
+
+/*
+ * Runs argv (no shell; argv[0] searched in PATH when it has no '/') in its own process group
+ * with stdin from /dev/null, collecting stdout into out and stderr into errout (both bounded by
+ * their limits, excess dropped). After timeout_ms the group gets SIGKILL. *exit_code is the exit
+ * status, or 128+signal. Returns 0 when the command ran to an exit (any status), TW_ETRANSIENT
+ * when killed by the timeout, or -errno when it could not be started.
+ */
+int tw_orch_exec_run(char *const *argv, int64_t timeout_ms, tw_buf_t *out, tw_buf_t *errout,
+                     int *exit_code, tw_error_t *err);
+
+/* ---- HTTP (orch_http.c, libcurl) -------------------------------------------------------- */
+
+/* TLS and auth settings of one peer. Strings borrowed. */
+typedef struct tw_orch_http_tls {
+    const char *ca_file;
+    const char *ca_data; /* PEM in memory */
+    size_t ca_data_len;
+    const char *cert_file;
+    const char *cert_data;
+    size_t cert_data_len;
+    const char *key_file;
+    const char *key_data;
+    size_t key_data_len;
+    bool insecure;
+} tw_orch_http_tls_t;
+
+typedef struct tw_orch_http_req {
+    const char *method; /* "GET", "PUT", "POST", "PATCH" */
+    const char *url;
+    const char *const *headers; /* "Name: value", NULL-terminated; may be NULL */
+    const char *body;           /* may be NULL */
+    size_t body_len;
+    const tw_orch_http_tls_t *tls; /* may be NULL */
+    int64_t timeout_ms;
+} tw_orch_http_req_t;
+
+typedef struct tw_orch_http_resp {
+    long status;           /* 0 when no answer came */
+    tw_buf_t body;         /* bounded */
+    char retry_after[128]; /* the Retry-After header, "" when absent */
+} tw_orch_http_resp_t;
+
+/* An easy handle the driver reuses (connections are kept alive between calls). */
+typedef struct tw_orch_http tw_orch_http_t;
+tw_orch_http_t *tw_orch_http_new(void);
+void tw_orch_http_free(tw_orch_http_t *h);
+
+/*
+ * Performs req. resp->body must be initialized (its limit bounds the answer). Returns 0 when an
+ * HTTP answer came (any status), TW_ETRANSIENT for transport failures (connect, timeout, TLS
+ * handshake; the message names the URL and libcurl's reason), TW_ELIMIT for an oversized body.
+ */
+int tw_orch_http_do(tw_orch_http_t *h, const tw_orch_http_req_t *req, tw_orch_http_resp_t *resp,
+                    tw_error_t *err);
+
+#endif
