@@ -540,11 +540,12 @@ typedef enum {
 /* A short human name of a skip reason ("native histograms", ...). */
 const char *tw_promql_test_skip_str(tw_promql_test_skip_t r);
 
-/* Runner settings. Zero-initialized: prometheus3, failures printed, range-mode check on. */
+/* Runner settings. Zero-initialized: prometheus3, failures printed, both section 8 checks on. */
 typedef struct tw_promql_test_options {
     tw_promql_compat_t compat;
     int verbose;         /* 0: failures; 1: also skipped evals; 2: also passed evals */
     bool no_range_check; /* leave out the range-mode re-run of instant evals (section 8) */
+    bool no_at_rewrite;  /* leave out the `@`-rewrite re-runs of instant evals (section 8) */
 } tw_promql_test_options_t;
 
 /* What a run counted; the runner adds to it (zero it before the first file). */
@@ -571,10 +572,10 @@ int tw_promql_test_run_file(const char *path, const tw_promql_test_options_t *o,
 
 /*
  * `tidewatch test promql [--query.compat=prometheus2|prometheus3] [-v|--verbose]
- * [--no-range-check] FILE...`: argv[0] is the first argument after "promql". Runs every file,
- * printing per file "FILE: N passed, N failed, N skipped" and the skip reasons with counts to
- * out, and usage or script errors to errout. Returns the exit code: 0 when no eval failed and
- * every script ran, 1 otherwise, 2 for a usage error.
+ * [--no-range-check] [--no-at-rewrite] FILE...`: argv[0] is the first argument after "promql".
+ * Runs every file, printing per file "FILE: N passed, N failed, N skipped" and the skip reasons
+ * with counts to out, and usage or script errors to errout. Returns the exit code: 0 when no eval
+ * failed and every script ran, 1 otherwise, 2 for a usage error.
  */
 int tw_promql_test_main(int argc, char **argv, FILE *out, FILE *errout);
 
@@ -699,5 +700,8 @@ int tw_query_api_json_float(tw_buf_t *out, double v);
  * /federate) writes values: "1e+06", "0.25", "NaN", "+Inf".
  */
 int tw_query_api_format_g(double v, tw_buf_t *out);
+
+/* Appends v like Go's strconv.FormatFloat(v, 'f', -1, 64): "1e22" is "10000000000000000000000". */
+int tw_query_api_format_f(double v, tw_buf_t *out);
 
 #endif
