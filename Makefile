@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 TEST_FUZZ_SECONDS ?= 5
 
-.PHONY: all deps build run test test-unit asan fuzz format format-check bench lint clean
+.PHONY: all deps build run test test-unit asan fuzz format format-check bench lint clean conformance
 
 all: build
 
@@ -28,8 +28,22 @@ run: deps build
 test: deps
 	$(MAKE) build CMAKE_FLAGS="-DTW_WERROR=ON $(CMAKE_FLAGS)"
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	$(MAKE) conformance
 	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	$(MAKE) asan
+
+# The peers' conformance suites, with their counts printed (ctest already fails on a regression).
+SHARED ?= ../shared
+conformance:
+	@if [ -d $(SHARED)/conformance ]; then \
+	  echo "== PromQL scripts, Prometheus 3.5 (default mode)"; \
+	  ./$(BUILD)/tidewatch test promql $(SHARED)/conformance/promql/v3.5/*.test | tail -n 2; \
+	  echo "== PromQL scripts, Prometheus 2.42 (--query.compat=prometheus2)"; \
+	  ./$(BUILD)/tidewatch test promql --query.compat=prometheus2 \
+	    $(SHARED)/conformance/promql/v2.42/*.test | tail -n 2; \
+	  echo "== HPA cases"; \
+	  ./$(BUILD)/tidewatch autoscaler calc --check $(SHARED)/conformance/hpa/cases.json | tail -n 1; \
+	else echo "conformance: $(SHARED)/conformance not found, skipped"; fi
 
 asan:
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DTW_SANITIZE=ON -DTW_WERROR=ON >/dev/null

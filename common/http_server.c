@@ -452,6 +452,16 @@ static enum MHD_Result respond_error(tw_http_request_t *req, int status, const c
     return respond(req, &resp);
 }
 
+/* Whether route path rp serves path: equal, or rp ends in '*' and path starts with the rest. */
+static bool path_matches(const char *rp, const char *path)
+{
+    size_t n = strlen(rp);
+    if (n > 0 && rp[n - 1] == '*') {
+        return strncmp(rp, path, n - 1) == 0;
+    }
+    return strcmp(rp, path) == 0;
+}
+
 static int method_matches(const route_t *r, const char *method)
 {
     return strcmp(r->method, method) == 0 ||
@@ -469,7 +479,7 @@ static void allow_header(const tw_http_server_t *srv, const char *path, tw_buf_t
     const char **methods = tw_xcalloc(srv->nroutes * 2 + 1, sizeof(*methods));
     size_t n = 0;
     for (size_t i = 0; i < srv->nroutes; i++) {
-        if (strcmp(srv->routes[i].path, path) != 0) {
+        if (!path_matches(srv->routes[i].path, path)) {
             continue;
         }
         methods[n++] = srv->routes[i].method;
@@ -495,8 +505,13 @@ static enum MHD_Result on_headers(tw_http_request_t *req)
 {
     tw_http_server_t *srv = req->srv;
     bool path_known = false;
+    /* Exact routes first, then prefix routes (a path ending in '*'). */
+    for (size_t i = 0; i < srv->nroutes && !path_known; i++) {
+        path_known = strcmp(srv->routes[i].path, req->path) == 0;
+    }
     for (size_t i = 0; i < srv->nroutes; i++) {
-        if (strcmp(srv->routes[i].path, req->path) != 0) {
+        if (path_known ? strcmp(srv->routes[i].path, req->path) != 0
+                       : !path_matches(srv->routes[i].path, req->path)) {
             continue;
         }
         path_known = true;
@@ -824,6 +839,43 @@ const char *tw_http_request_arg(const tw_http_request_t *req, const char *name)
         return v;
     }
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+typedef struct args_iter {
+    const char *name;
+    const char **out;
+    size_t max;
+    size_t n;
+} args_iter_t;
+
+static enum MHD_Result args_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    args_iter_t *it = cls;
+    (void)kind;
+    if (key != NULL && strcmp(key, it->name) == 0) {
+        if (it->n < it->max) {
+            it->out[it->n] = value != NULL ? value : "";
+        }
+        it->n++;
+    }
+    return MHD_YES;
+}
+
+size_t tw_http_request_args(const tw_http_request_t *req, const char *name, const char **out,
+                            size_t max)
+{
+    args_iter_t it = {.name = name, .out = out, .max = max, .n = 0};
+    for (size_t i = 0; i < req->form.n; i++) {
+        if (strcmp(req->form.args[i].name, name) == 0) {
+            if (it.n < max) {
+                out[it.n] = req->form.args[i].value;
+            }
+            it.n++;
+        }
+    }
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, args_collect, &it);
+    return it.n;
 }
 
 const char *tw_http_request_body(const tw_http_request_t *req, size_t *len)

@@ -2,7 +2,9 @@
 /*
  * http_server.h - the HTTP server (libmicrohttpd, thread pool) and its small router.
  *
- * Routes match the exact path (no patterns; later modules register "/api/v1/query" etc.).
+ * Routes match the exact path, or, for a route path whose last character is '*', every path
+ * that starts with what comes before the '*' (the route "/api/v1/label/" + '*' serves
+ * "/api/v1/label/job/values"); an exact route wins over such a prefix route.
  * A request to a known path with a method no route accepts gets 405 with an Allow header; an
  * unknown path gets 404; both with a one-line text/plain body. Request bodies are read into a
  * bounded buffer (opts.max_body_bytes) before the handler runs; a larger body is refused with
@@ -88,6 +90,16 @@ const char *tw_http_request_path(const tw_http_request_t *req);
 const char *tw_http_request_header(const tw_http_request_t *req, const char *name);
 /* Query-string (or, for form posts, body) argument, or NULL. */
 const char *tw_http_request_arg(const tw_http_request_t *req, const char *name);
+/*
+ * Every value of a repeated argument (`match[]=a&match[]=b`), like Go's Request.Form[name]: the
+ * form body's values first, then the query string's, in order. Fills out[0..max) and returns the
+ * total count (which may exceed max). The strings stay valid for the handler call only.
+ */
+size_t tw_http_request_args(const tw_http_request_t *req, const char *name, const char **out,
+                            size_t max);
+/* Defined when tw_http_request_args() and prefix routes exist. */
+#define TW_HTTP_SERVER_HAVE_ARGS 1
+
 /* Request body (may be empty, never NULL) and its length. */
 const char *tw_http_request_body(const tw_http_request_t *req, size_t *len);
 

@@ -33,6 +33,14 @@ static const char usage[] =
     "  autoscaler calc FILE [--check]\n"
     "                            run the HPA replica calculator and controller on a case file\n"
     "                            (one JSON line per case; --check compares with expected)\n"
+
+    "  query EXPR [--time=T] [--start=T --end=T --step=D]\n"
+    "        [--server=URL | --storage.tsdb.path=DIR]\n"
+    "                            one PromQL query against a running server (default\n"
+    "                            http://127.0.0.1:9475) or a data dir, printed like promtool\n"
+    "                            query instant|range\n"
+    "  test promql [--query.compat=C] [-v] FILE...\n"
+    "                            run Prometheus' PromQL test scripts\n"
     "\n"
     "Flags:\n"
     "  -h, --help                show this help\n"
@@ -52,7 +60,15 @@ static const char usage[] =
     "      --web.enable-remote-write-receiver\n"
     "                            accept Prometheus remote_write on POST /api/v1/write\n"
     "      --web.enable-admin-api\n"
-    "                            serve POST /api/v1/admin/tsdb/snapshot\n";
+    "                            serve POST /api/v1/admin/tsdb/snapshot\n"
+    "      --query.compat=MODE   prometheus3 or prometheus2 (overrides query.compat)\n"
+    "      --query.lookback-delta=DURATION\n"
+    "                            how far back a selector looks (overrides query.lookback_delta;\n"
+    "                            default 5m)\n"
+    "      --query.max-samples=N samples a query may hold in memory (overrides\n"
+    "                            query.max_samples; default 50000000)\n"
+    "      --query.timeout=DURATION\n"
+    "                            longest a query may run (overrides query.timeout; default 2m)\n";
 
 const char *tw_cli_usage(void)
 {
@@ -67,6 +83,10 @@ typedef enum {
     FLAG_RETENTION,
     FLAG_LOG_LEVEL,
     FLAG_LOG_FORMAT,
+    FLAG_QUERY_COMPAT,
+    FLAG_QUERY_LOOKBACK,
+    FLAG_QUERY_MAX_SAMPLES,
+    FLAG_QUERY_TIMEOUT,
 } flag_id_t;
 
 static const struct {
@@ -79,6 +99,10 @@ static const struct {
     {"--storage.tsdb.retention.time", FLAG_RETENTION},
     {"--log.level", FLAG_LOG_LEVEL},
     {"--log.format", FLAG_LOG_FORMAT},
+    {"--query.compat", FLAG_QUERY_COMPAT},
+    {"--query.lookback-delta", FLAG_QUERY_LOOKBACK},
+    {"--query.max-samples", FLAG_QUERY_MAX_SAMPLES},
+    {"--query.timeout", FLAG_QUERY_TIMEOUT},
 };
 
 static int set_flag(tw_cli_t *out, flag_id_t id, const char *name, const char *value,
@@ -107,6 +131,19 @@ static int set_flag(tw_cli_t *out, flag_id_t id, const char *name, const char *v
                                 "error)",
                                 name, value);
         }
+        break;
+    case FLAG_QUERY_COMPAT:
+        /* Checked with the config (tw_config_apply_overrides), like the other overrides. */
+        out->query_compat = value;
+        break;
+    case FLAG_QUERY_LOOKBACK:
+        out->query_lookback_delta = value;
+        break;
+    case FLAG_QUERY_MAX_SAMPLES:
+        out->query_max_samples = value;
+        break;
+    case FLAG_QUERY_TIMEOUT:
+        out->query_timeout = value;
         break;
     case FLAG_LOG_FORMAT:
         if (tw_log_format_parse(value, &out->log_format) != 0) {
@@ -321,6 +358,20 @@ int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
             if (!help && out->nfiles == 0) {
                 return tw_error_set(err, TW_EINVAL, "check config: needs at least one file");
             }
+            break;
+        } else if (strcmp(arg, "query") == 0) {
+            /* Everything after is the query's (its flags differ from the daemon's). */
+            out->command = TW_CLI_QUERY;
+            out->sub_argv = &argv[i];
+            out->sub_argc = argc - i;
+            break;
+        } else if (strcmp(arg, "test") == 0) {
+            if (i + 1 >= argc || strcmp(argv[i + 1], "promql") != 0) {
+                return tw_error_set(err, TW_EINVAL, "test: expected \"test promql\"");
+            }
+            out->command = TW_CLI_TEST_PROMQL;
+            out->sub_argv = &argv[i + 2];
+            out->sub_argc = argc - i - 2;
             break;
         } else if (strcmp(arg, "tsdb") == 0) {
             int rc = parse_tsdb(argc, argv, i + 1, out, &help, err);

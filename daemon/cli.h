@@ -13,6 +13,8 @@
  *   tidewatch tsdb analyze [DB_PATH] [--limit=N]
  *   tidewatch autoscaler calc FILE [--check]
  *                                    run the HPA calculator on a case file
+ *   tidewatch query EXPR [...]       one PromQL query (daemon/query_cli.h)
+ *   tidewatch test promql FILE...    run Prometheus PromQL test scripts (query/query.h)
  *
  * Flags take `--flag=value` or `--flag value`. Parsing is pure (no I/O, no exit): main.c decides
  * what to print and which exit code to use. Thread-safe.
@@ -43,6 +45,8 @@ typedef enum {
     TW_CLI_CHECK_METRICS,
     TW_CLI_TSDB_DUMP,
     TW_CLI_TSDB_ANALYZE,
+    TW_CLI_QUERY,       /* the rest of the arguments go to tw_query_cli_main() */
+    TW_CLI_TEST_PROMQL, /* the rest of the arguments go to tw_promql_test_main() */
 } tw_cli_command_t;
 
 /* A parsed command line. Strings point into argv (borrowed: valid as long as argv). */
@@ -66,6 +70,13 @@ typedef struct tw_cli {
     int64_t max_time_ms;     /* tsdb dump --max-time; default INT64_MAX */
     size_t limit;            /* tsdb analyze --limit; default 20 */
     int metrics_openmetrics; /* check metrics --format openmetrics (default text) */
+    const char *query_compat;         /* --query.compat; NULL: the config's */
+    const char *query_lookback_delta; /* --query.lookback-delta; NULL: the config's */
+    const char *query_max_samples;    /* --query.max-samples; NULL: the config's */
+    const char *query_timeout;        /* --query.timeout; NULL: the config's */
+    /* query: argv from "query" on; test promql: the arguments after "promql". */
+    int sub_argc;
+    char *const *sub_argv;
 } tw_cli_t;
 
 /*

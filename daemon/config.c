@@ -29,6 +29,7 @@
 #include "collector/scrape/scrape.h"
 #include "collector/tsdb/tsdb.h"
 #include "common/yaml_tree.h"
+#include "query/query.h"
 
 /* The embedded default: the values config_set_defaults() sets, as a user would write them. */
 static const char default_yaml[] =
@@ -72,7 +73,13 @@ static const char default_yaml[] =
     "  listen_address: 127.0.0.1:9475\n"
     "  max_connections: 512\n"
     "  read_timeout: 5m\n"
-    "  max_request_body_bytes: 10485760\n";
+    "  max_request_body_bytes: 10485760\n"
+    "query:\n"
+    "  compat: prometheus3\n"
+    "  lookback_delta: 5m\n"
+    "  max_samples: 50000000\n"
+    "  timeout: 2m\n"
+    "  delayed_name_removal: false\n";
 
 const char *tw_config_default_yaml(void)
 {
@@ -102,7 +109,7 @@ static int get_bytes(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *sec
 
 /* Top-level sections that later versions implement; present, they are refused by name. */
 static const char *const unsupported_sections[] = {
-    "rule_files",  "alerting", "remote_write", "remote_read", "query",
+    "rule_files",  "alerting", "remote_write", "remote_read",
     "autoscaling", "kafka",    "kubernetes",   NULL,
 };
 
@@ -492,6 +499,51 @@ static int walk_web(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
     return rc;
 }
 
+/* "prometheus3" or "prometheus2" into a tw_promql_compat_t. */
+static int compat_parse(const char *s, int *out)
+{
+    if (strcmp(s, "prometheus3") == 0) {
+        *out = TW_PROMQL_COMPAT_PROMETHEUS3;
+    } else if (strcmp(s, "prometheus2") == 0) {
+        *out = TW_PROMQL_COMPAT_PROMETHEUS2;
+    } else {
+        return TW_EINVAL;
+    }
+    return 0;
+}
+
+/* query: the engine's settings, named like Prometheus' --query.* flags. */
+static int walk_query(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
+{
+    static const char *const keys[] = {"compat", "lookback_delta", "max_samples", "timeout",
+                                       "delayed_name_removal"};
+    const tw_yaml_node_t *v[5];
+    const char *compat = NULL;
+    char desc[96];
+    int rc = tw_yaml_fields(w, n, "query", keys, 5, v);
+    if (rc == 0) {
+        rc = tw_yaml_get_scalar(w, v[0], "query", keys[0], "prometheus3 or prometheus2", &compat);
+    }
+    if (rc == 0 && compat != NULL && compat_parse(compat, &c->query.compat) != 0) {
+        rc = tw_yaml_error(w, v[0], "query.compat: expected prometheus3 or prometheus2, got %s",
+                           tw_yaml_describe(v[0], desc, sizeof(desc)));
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, v[1], "query", keys[1], false, &c->query.lookback_delta_ms);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_uint(w, v[2], "query", keys[2], 1, (uint64_t)INT64_MAX,
+                              &c->query.max_samples);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, v[3], "query", keys[3], false, &c->query.timeout_ms);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_bool(w, v[4], "query", keys[4], &c->query.delayed_name_removal);
+    }
+    return rc;
+}
+
 /* ---- public ------------------------------------------------------------------------------- */
 
 static void config_set_defaults(tw_config_t *c)
@@ -525,6 +577,11 @@ static void config_set_defaults(tw_config_t *c)
     c->web.max_connections = 512;
     c->web.read_timeout_ms = 5 * 60 * 1000;
     c->web.max_request_body_bytes = 10485760;
+    c->query.compat = TW_PROMQL_COMPAT_PROMETHEUS3;
+    c->query.lookback_delta_ms = TW_PROMQL_DEFAULT_LOOKBACK_MS;
+    c->query.max_samples = TW_PROMQL_DEFAULT_MAX_SAMPLES;
+    c->query.timeout_ms = TW_PROMQL_DEFAULT_TIMEOUT_MS;
+    c->query.delayed_name_removal = false;
 }
 
 /* scrape_configs: parsed by collector/scrape with global's defaults; relative paths in it
@@ -554,14 +611,15 @@ static int walk_scrape_configs(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_co
 int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config_t **out,
                        tw_error_t *err)
 {
-    static const char *const keys[] = {"global", "collector", "storage", "web", "scrape_configs"};
+    static const char *const keys[] = {"global", "collector",      "storage",
+                                       "web",    "scrape_configs", "query"};
     tw_error_t local;
     tw_yaml_walk_t w = {.file = name != NULL ? name : "",
                         .err = err != NULL ? err : &local,
                         .unsupported = unsupported_sections};
     tw_yaml_doc_t *doc = NULL;
     tw_config_t *c = NULL;
-    const tw_yaml_node_t *v[5];
+    const tw_yaml_node_t *v[6];
 
     tw_error_clear(w.err);
     int rc = tw_yaml_doc_parse(data, len, w.file, &doc, w.err);
@@ -571,7 +629,7 @@ int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config
     c = tw_xcalloc(1, sizeof(*c));
     config_set_defaults(c);
     c->source = tw_xstrdup(w.file);
-    rc = tw_yaml_fields(&w, tw_yaml_doc_root(doc), NULL, keys, 5, v);
+    rc = tw_yaml_fields(&w, tw_yaml_doc_root(doc), NULL, keys, 6, v);
     if (rc == 0) {
         rc = walk_global(&w, v[0], c);
     }
@@ -586,6 +644,9 @@ int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config
     }
     if (rc == 0) {
         rc = walk_scrape_configs(&w, v[4], c);
+    }
+    if (rc == 0) {
+        rc = walk_query(&w, v[5], c);
     }
 out:
     tw_yaml_doc_free(doc);
@@ -639,6 +700,43 @@ int tw_config_apply_overrides(tw_config_t *c, const tw_config_overrides_t *o, tw
                             "number and a unit: ms, s, m, h, d, w, y, e.g. 15d)",
                             o->retention_time);
     }
+    int compat = c->query.compat;
+    int64_t lookback = c->query.lookback_delta_ms, timeout = c->query.timeout_ms;
+    uint64_t max_samples = c->query.max_samples;
+    if (o->query_compat != NULL && compat_parse(o->query_compat, &compat) != 0) {
+        return tw_error_set(err, TW_EINVAL,
+                            "--query.compat: invalid value \"%s\" (expected prometheus3 or "
+                            "prometheus2)",
+                            o->query_compat);
+    }
+    const char *const dflags[] = {"--query.lookback-delta", "--query.timeout"};
+    const char *const dvals[] = {o->query_lookback_delta, o->query_timeout};
+    int64_t *const douts[] = {&lookback, &timeout};
+    for (size_t i = 0; i < 2; i++) {
+        if (dvals[i] != NULL && (tw_duration_parse(dvals[i], douts[i]) != 0 || *douts[i] <= 0)) {
+            return tw_error_set(err, TW_EINVAL,
+                                "%s: invalid duration \"%s\" (expected a positive number and a "
+                                "unit: ms, s, m, h, d, w, y, e.g. 2m)",
+                                dflags[i], dvals[i]);
+        }
+    }
+    if (o->query_max_samples != NULL) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(o->query_max_samples, &end, 10);
+        if (o->query_max_samples[0] < '0' || o->query_max_samples[0] > '9' || *end != '\0' ||
+            errno != 0 || v == 0 || v > (unsigned long long)INT64_MAX) {
+            return tw_error_set(err, TW_EINVAL,
+                                "--query.max-samples: invalid value \"%s\" (expected a positive "
+                                "integer)",
+                                o->query_max_samples);
+        }
+        max_samples = v;
+    }
+    c->query.compat = compat;
+    c->query.lookback_delta_ms = lookback;
+    c->query.timeout_ms = timeout;
+    c->query.max_samples = max_samples;
     if (o->listen_address != NULL) {
         free(c->web.listen_address);
         c->web.listen_address = tw_xstrdup(o->listen_address);

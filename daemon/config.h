@@ -92,6 +92,15 @@ typedef struct tw_config {
         int64_t read_timeout_ms;       /* default 5m, > 0 */
         size_t max_request_body_bytes; /* default 10485760, > 0 */
     } web;
+
+    /* query: the PromQL engine and the HTTP API (docs/configuration.md, docs/promql.md). */
+    struct {
+        int compat;                /* tw_promql_compat_t; default prometheus3 */
+        int64_t lookback_delta_ms; /* default 5m, > 0 */
+        uint64_t max_samples;      /* default 50000000, > 0 */
+        int64_t timeout_ms;        /* default 2m, > 0 */
+        bool delayed_name_removal; /* default false (a Prometheus 3.5 feature flag) */
+    } query;
 } tw_config_t;
 
 /*
@@ -102,6 +111,10 @@ typedef struct tw_config_overrides {
     const char *listen_address; /* --web.listen-address */
     const char *storage_path;   /* --storage.tsdb.path */
     const char *retention_time; /* --storage.tsdb.retention.time */
+    const char *query_compat;         /* --query.compat: prometheus3 or prometheus2 */
+    const char *query_lookback_delta; /* --query.lookback-delta */
+    const char *query_max_samples;    /* --query.max-samples */
+    const char *query_timeout;        /* --query.timeout */
 } tw_config_overrides_t;
 
 /* The embedded default configuration, a YAML document (static string). */

@@ -38,6 +38,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/timeutil.h"
+#include "query/query.h"
 #include "selfmetrics.h"
 #include "web.h"
 
@@ -52,7 +53,8 @@ typedef struct reload_req {
 struct tw_daemon {
     char *config_file; /* NULL: embedded default */
     char *ovr_listen, *ovr_storage, *ovr_retention;
-    tw_config_t *cfg; /* current; main thread only */
+    char *ovr_query[4]; /* --query.compat, .lookback-delta, .max-samples, .timeout */
+    tw_config_t *cfg;   /* current; main thread only */
 
     int lock_fd; /* storage lock, -1 when not held */
     char *lock_path;
@@ -66,6 +68,8 @@ struct tw_daemon {
     bool rw_enabled;             /* --web.enable-remote-write-receiver */
     bool admin_enabled;          /* --web.enable-admin-api */
     tw_web_ops_t ops;
+    tw_query_api_t *api; /* the /api/v1 query endpoints, created with the TSDB */
+    int64_t start_ms;    /* for /api/v1/status/runtimeinfo */
     /* A server replaced by a reload, stopped after a grace period so the answer to the
      * /-/reload that replaced it is delivered (main thread only). */
     tw_http_server_t *retiring;
@@ -81,6 +85,13 @@ struct tw_daemon {
     bool reload_ok;
     int64_t reload_success_ms;
     reload_req_t *reqs;
+    /* What the API callbacks report about the current configuration (HTTP threads). */
+    char *config_text;                   /* the YAML the config was loaded from */
+    int query_compat;                    /* tw_promql_compat_t */
+    int64_t retention_ms;                /* storage.retention.time */
+    uint64_t retention_bytes;            /* storage.retention.size */
+    char *listen_address, *storage_path; /* effective values, for the flags */
+    tw_promql_engine_options_t engine_opts;
     bool running;  /* tw_daemon_run() is serving requests */
     bool shutdown; /* asked to stop */
 };
@@ -92,6 +103,10 @@ static void config_overrides(const tw_daemon_t *d, tw_config_overrides_t *o)
     o->listen_address = d->ovr_listen;
     o->storage_path = d->ovr_storage;
     o->retention_time = d->ovr_retention;
+    o->query_compat = d->ovr_query[0];
+    o->query_lookback_delta = d->ovr_query[1];
+    o->query_max_samples = d->ovr_query[2];
+    o->query_timeout = d->ovr_query[3];
 }
 
 static int config_load(const tw_daemon_t *d, tw_config_t **out, tw_error_t *err)
@@ -288,6 +303,282 @@ static int handle_snapshot(void *ctx, const tw_http_request_t *req, tw_http_resp
     return 0;
 }
 
+/* ---- the query API's view of the daemon ------------------------------------------------ */
+
+static void engine_options(const tw_config_t *c, tw_promql_engine_options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->compat = (tw_promql_compat_t)c->query.compat;
+    o->lookback_delta_ms = c->query.lookback_delta_ms;
+    o->max_samples = (size_t)c->query.max_samples;
+    o->timeout_ms = c->query.timeout_ms;
+    o->delayed_name_removal = c->query.delayed_name_removal;
+}
+
+/* Records what the API callbacks show of c (main thread; under state_mu for readers). */
+static void api_config_publish(tw_daemon_t *d, const tw_config_t *c)
+{
+    tw_buf_t text;
+    tw_buf_init(&text, TW_CONFIG_MAX_BYTES);
+    if (d->config_file == NULL || tw_buf_read_file(&text, d->config_file, NULL) != 0) {
+        tw_buf_reset(&text);
+        tw_buf_puts(&text, d->config_file == NULL ? tw_config_default_yaml() : "");
+    }
+    char *yaml = tw_buf_steal(&text, NULL);
+    tw_buf_fini(&text);
+    pthread_mutex_lock(&d->state_mu);
+    free(d->config_text);
+    free(d->listen_address);
+    free(d->storage_path);
+    d->config_text = yaml;
+    d->listen_address = tw_xstrdup(c->web.listen_address);
+    d->storage_path = tw_xstrdup(c->storage.path);
+    d->query_compat = c->query.compat;
+    d->retention_ms = c->storage.retention_time_ms;
+    d->retention_bytes = c->storage.retention_size_bytes;
+    engine_options(c, &d->engine_opts);
+    pthread_mutex_unlock(&d->state_mu);
+    if (d->api != NULL) {
+        tw_query_api_set_engine_options(d->api, &d->engine_opts);
+    }
+}
+
+static int api_config_yaml(void *ctx, tw_buf_t *out, tw_error_t *err)
+{
+    tw_daemon_t *d = ctx;
+    (void)err;
+    pthread_mutex_lock(&d->state_mu);
+    int rc = tw_buf_puts(out, d->config_text != NULL ? d->config_text : "");
+    pthread_mutex_unlock(&d->state_mu);
+    return rc;
+}
+
+/* Appends "name":"value" (with a leading comma unless first). */
+static void json_member(tw_buf_t *out, bool first, const char *name, const char *value)
+{
+    if (!first) {
+        tw_buf_putc(out, ',');
+    }
+    tw_query_api_json_string(out, name);
+    tw_buf_putc(out, ':');
+    tw_query_api_json_string(out, value);
+}
+
+static int api_flags(void *ctx, tw_buf_t *out, tw_error_t *err)
+{
+    tw_daemon_t *d = ctx;
+    char lb[32], to[32], ms[32], ret[32];
+    (void)err;
+    pthread_mutex_lock(&d->state_mu);
+    tw_buf_t dur;
+    tw_buf_init(&dur, 64);
+    tw_promql_duration_format(d->engine_opts.lookback_delta_ms, &dur);
+    tw_strlcpy(lb, dur.data != NULL ? dur.data : "", sizeof(lb));
+    tw_buf_reset(&dur);
+    tw_promql_duration_format(d->engine_opts.timeout_ms, &dur);
+    tw_strlcpy(to, dur.data != NULL ? dur.data : "", sizeof(to));
+    tw_buf_reset(&dur);
+    tw_promql_duration_format(d->retention_ms, &dur);
+    tw_strlcpy(ret, dur.data != NULL ? dur.data : "", sizeof(ret));
+    tw_buf_fini(&dur);
+    snprintf(ms, sizeof(ms), "%zu", d->engine_opts.max_samples);
+    /* Sorted by name, as Prometheus' map comes out of encoding/json. */
+    tw_buf_putc(out, '{');
+    json_member(out, true, "config.file", d->config_file != NULL ? d->config_file : "");
+    json_member(out, false, "query.compat",
+                d->query_compat == TW_PROMQL_COMPAT_PROMETHEUS2 ? "prometheus2" : "prometheus3");
+    json_member(out, false, "query.lookback-delta", lb);
+    json_member(out, false, "query.max-samples", ms);
+    json_member(out, false, "query.timeout", to);
+    json_member(out, false, "storage.tsdb.path", d->storage_path != NULL ? d->storage_path : "");
+    json_member(out, false, "storage.tsdb.retention.time", ret);
+    json_member(out, false, "web.enable-admin-api", d->admin_enabled ? "true" : "false");
+    json_member(out, false, "web.enable-remote-write-receiver", d->rw_enabled ? "true" : "false");
+    json_member(out, false, "web.listen-address",
+                d->listen_address != NULL ? d->listen_address : "");
+    tw_buf_putc(out, '}');
+    pthread_mutex_unlock(&d->state_mu);
+    return 0;
+}
+
+/* Threads of this process (Prometheus reports goroutines). */
+static long thread_count(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    long n = 0;
+    if (f == NULL) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "Threads:", 8) == 0) {
+            n = strtol(line + 8, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static int api_runtime_info(void *ctx, tw_buf_t *out, tw_error_t *err)
+{
+    tw_daemon_t *d = ctx;
+    char cwd[4096], ret[64];
+    tw_tsdb_stats_t st;
+    (void)err;
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        cwd[0] = '\0';
+    }
+    tw_tsdb_stats_get(d->tsdb, &st);
+    pthread_mutex_lock(&d->state_mu);
+    tw_buf_t r;
+    tw_buf_init(&r, 64);
+    tw_promql_duration_format(d->retention_ms, &r);
+    if (d->retention_bytes > 0) {
+        tw_buf_printf(&r, " or %lluB", (unsigned long long)d->retention_bytes);
+    }
+    tw_strlcpy(ret, r.data != NULL ? r.data : "", sizeof(ret));
+    tw_buf_fini(&r);
+    tw_buf_puts(out, "{\"startTime\":");
+    tw_query_api_json_time(out, d->start_ms);
+    tw_buf_puts(out, ",\"CWD\":");
+    tw_query_api_json_string(out, cwd);
+    tw_buf_printf(
+        out, ",\"reloadConfigSuccess\":%s,\"lastConfigTime\":", d->reload_ok ? "true" : "false");
+    tw_query_api_json_time(out, d->reload_success_ms);
+    tw_buf_printf(out,
+                  ",\"corruptionCount\":%llu,\"goroutineCount\":%ld,\"GOMAXPROCS\":%ld,"
+                  "\"GOGC\":\"\",\"GODEBUG\":\"\",\"storageRetention\":",
+                  (unsigned long long)st.wal_corruptions, thread_count(),
+                  sysconf(_SC_NPROCESSORS_ONLN));
+    tw_query_api_json_string(out, ret);
+    tw_buf_putc(out, '}');
+    pthread_mutex_unlock(&d->state_mu);
+    return 0;
+}
+
+static int api_head_stats(void *ctx, tw_query_api_head_stats_t *out, tw_error_t *err)
+{
+    tw_daemon_t *d = ctx;
+    tw_tsdb_stats_t st;
+    (void)err;
+    tw_tsdb_stats_get(d->tsdb, &st);
+    out->num_series = st.head_series;
+    out->chunk_count = st.head_chunks;
+    out->min_time_ms = st.head_min_time;
+    out->max_time_ms = st.head_max_time;
+    return 0;
+}
+
+static void json_labels(tw_buf_t *out, const tw_label_t *l, size_t n)
+{
+    tw_buf_putc(out, '{');
+    for (size_t i = 0; i < n; i++) {
+        json_member(out, i == 0, l[i].name, l[i].value);
+    }
+    tw_buf_putc(out, '}');
+}
+
+/* /api/v1/targets from the scrape manager (no dropped targets are kept). */
+static int api_targets(void *ctx, const char *state, tw_buf_t *out, tw_error_t *err)
+{
+    tw_daemon_t *d = ctx;
+    tw_scrape_target_info_t *ts = NULL;
+    size_t n = 0;
+    bool any = state[0] == '\0' || strcmp(state, "any") == 0;
+    bool active = any || strcmp(state, "active") == 0;
+    bool dropped = any || strcmp(state, "dropped") == 0;
+    pthread_mutex_lock(&d->state_mu);
+    bool p2 = d->query_compat == TW_PROMQL_COMPAT_PROMETHEUS2;
+    int rc = active && d->scrape != NULL ? tw_scrape_manager_targets(d->scrape, &ts, &n) : 0;
+    pthread_mutex_unlock(&d->state_mu);
+    if (rc != 0) {
+        return tw_error_set(err, rc, "listing targets: %s", tw_strerror(rc));
+    }
+    tw_buf_puts(out, "{\"activeTargets\":[");
+    for (size_t i = 0; i < n; i++) {
+        const tw_scrape_target_info_t *t = &ts[i];
+        tw_buf_puts(out, i > 0 ? ",{\"discoveredLabels\":" : "{\"discoveredLabels\":");
+        json_labels(out, t->discovered_labels, t->ndiscovered_labels);
+        tw_buf_puts(out, ",\"labels\":");
+        json_labels(out, t->labels, t->nlabels);
+        json_member(out, false, "scrapePool", t->scrape_pool);
+        json_member(out, false, "scrapeUrl", t->scrape_url);
+        json_member(out, false, "globalUrl", t->global_url);
+        json_member(out, false, "lastError", t->last_error);
+        tw_buf_puts(out, ",\"lastScrape\":");
+        if (t->last_scrape_ms == 0) {
+            tw_buf_puts(out, "\"0001-01-01T00:00:00Z\"");
+        } else {
+            tw_query_api_json_time(out, t->last_scrape_ms);
+        }
+        tw_buf_puts(out, ",\"lastScrapeDuration\":");
+        tw_query_api_json_float(out, t->last_scrape_duration_s);
+        json_member(out, false, "health", tw_scrape_health_name(t->health));
+        tw_buf_t dur;
+        tw_buf_init(&dur, 64);
+        tw_promql_duration_format(t->scrape_interval_ms, &dur);
+        json_member(out, false, "scrapeInterval", dur.data != NULL ? dur.data : "");
+        tw_buf_reset(&dur);
+        tw_promql_duration_format(t->scrape_timeout_ms, &dur);
+        json_member(out, false, "scrapeTimeout", dur.data != NULL ? dur.data : "");
+        tw_buf_fini(&dur);
+        tw_buf_putc(out, '}');
+    }
+    tw_buf_puts(out, "],\"droppedTargets\":[]");
+    if (!p2) {
+        /* 3.x counts dropped targets per pool; none are kept, so every pool has 0. */
+        tw_buf_puts(out, ",\"droppedTargetCounts\":{");
+        for (size_t i = 0, k = 0; dropped && i < n; i++) {
+            if (i > 0 && strcmp(ts[i].scrape_pool, ts[i - 1].scrape_pool) == 0) {
+                continue;
+            }
+            if (k++ > 0) {
+                tw_buf_putc(out, ',');
+            }
+            tw_query_api_json_string(out, ts[i].scrape_pool);
+            tw_buf_puts(out, ":0");
+        }
+        tw_buf_putc(out, '}');
+    }
+    tw_buf_putc(out, '}');
+    tw_scrape_target_infos_free(ts, n);
+    return 0;
+}
+
+/* Creates the query API over the open TSDB (main thread, at start). */
+static void api_create(tw_daemon_t *d)
+{
+    char compiler[64];
+    snprintf(compiler, sizeof(compiler), "gcc %d.%d", __GNUC__, __GNUC_MINOR__);
+    tw_query_api_config_t ac = {
+        .build = {.version = TW_VERSION,
+                  .revision = TW_REVISION,
+                  .branch = "",
+                  .build_user = "",
+                  .build_date = "",
+                  .go_version = compiler},
+        .ctx = d,
+        .targets = api_targets,
+        .runtime_info = api_runtime_info,
+        .flags = api_flags,
+        .config_yaml = api_config_yaml,
+        .head_stats = api_head_stats,
+    };
+    tw_label_t ext[64];
+    size_t n_ext = 0;
+    for (size_t i = 0; i < d->cfg->global.n_external_labels && n_ext < 64; i++) {
+        ext[n_ext].name = d->cfg->global.external_labels[i].name;
+        ext[n_ext].value = d->cfg->global.external_labels[i].value;
+        n_ext++;
+    }
+    ac.external_labels = ext;
+    ac.n_external_labels = n_ext;
+    tw_promql_storage_tsdb(d->tsdb, &ac.storage);
+    engine_options(d->cfg, &ac.engine);
+    d->api = tw_query_api_new(&ac);
+}
+
 /* Starts a server on c's address with every route; *rw receives the remote_write handler
  * registered on it (NULL when the receiver is off), to be freed after the server. */
 static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c,
@@ -309,6 +600,7 @@ static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c,
     tw_remote_write_options_t rwo = {.path = NULL};
     rwo.limits.max_body_bytes = c->web.max_request_body_bytes;
     if (tw_web_routes_register(srv, &d->ops) != 0 ||
+        (d->api != NULL && tw_query_api_register(srv, d->api) != 0) ||
         (d->admin_enabled && tw_http_server_route(srv, "POST", "/api/v1/admin/tsdb/snapshot",
                                                   handle_snapshot, d) != 0) ||
         (d->admin_enabled && tw_http_server_route(srv, "PUT", "/api/v1/admin/tsdb/snapshot",
@@ -499,6 +791,11 @@ tw_daemon_t *tw_daemon_new(const tw_daemon_options_t *o, tw_error_t *err)
     d->ovr_listen = o->overrides.listen_address ? tw_xstrdup(o->overrides.listen_address) : NULL;
     d->ovr_storage = o->overrides.storage_path ? tw_xstrdup(o->overrides.storage_path) : NULL;
     d->ovr_retention = o->overrides.retention_time ? tw_xstrdup(o->overrides.retention_time) : NULL;
+    const char *qo[4] = {o->overrides.query_compat, o->overrides.query_lookback_delta,
+                         o->overrides.query_max_samples, o->overrides.query_timeout};
+    for (size_t i = 0; i < 4; i++) {
+        d->ovr_query[i] = qo[i] != NULL ? tw_xstrdup(qo[i]) : NULL;
+    }
     d->lock_fd = -1;
     d->rw_enabled = o->enable_remote_write;
     d->admin_enabled = o->enable_admin_api;
@@ -567,6 +864,9 @@ int tw_daemon_start(tw_daemon_t *d, tw_error_t *err)
     if (rc != 0) {
         return rc;
     }
+    d->start_ms = tw_now_ms();
+    api_create(d);
+    api_config_publish(d, d->cfg);
     node_name_resolve(d->cfg, node, sizeof(node));
     loop_options(d->cfg, node, &lo);
     rc = tw_collect_loop_configure(d->loop, &lo, err);
@@ -701,6 +1001,7 @@ static int reload_apply(tw_daemon_t *d, tw_config_t *nc, tw_http_server_t **old_
     pthread_mutex_unlock(&d->state_mu);
     d->cfg = nc;
     tw_config_free(oc);
+    api_config_publish(d, nc);
     return rc;
 }
 
@@ -906,6 +1207,7 @@ void tw_daemon_free(tw_daemon_t *d)
     tw_scrape_manager_free(scrape);
     tw_cgroup_pods_fetcher_stop(f);
     tw_collect_loop_free(d->loop);
+    tw_query_api_free(d->api); /* every server using it is gone */
     tw_tsdb_close(d->tsdb);
     storage_unlock(d);
     bool started = d->sig_fd >= 0;
@@ -926,6 +1228,12 @@ void tw_daemon_free(tw_daemon_t *d)
     free(d->ovr_listen);
     free(d->ovr_storage);
     free(d->ovr_retention);
+    for (size_t i = 0; i < 4; i++) {
+        free(d->ovr_query[i]);
+    }
+    free(d->config_text);
+    free(d->listen_address);
+    free(d->storage_path);
     pthread_cond_destroy(&d->state_cond);
     pthread_mutex_destroy(&d->state_mu);
     free(d);

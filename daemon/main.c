@@ -19,6 +19,8 @@
 #include "daemon/cli.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/query_cli.h"
+#include "query/query.h"
 
 /* promtool's style: "SUCCESS: F is valid" or "FAILED: file:line:col: msg" per file. */
 static int check_config(const tw_cli_t *cli)
@@ -128,7 +130,11 @@ static int run(const tw_cli_t *cli)
         .config_file = cli->config_file,
         .overrides = {.listen_address = cli->listen_address,
                       .storage_path = cli->storage_path,
-                      .retention_time = cli->retention_time},
+                      .retention_time = cli->retention_time,
+                      .query_compat = cli->query_compat,
+                      .query_lookback_delta = cli->query_lookback_delta,
+                      .query_max_samples = cli->query_max_samples,
+                      .query_timeout = cli->query_timeout},
         .enable_remote_write = cli->enable_remote_write != 0,
         .enable_admin_api = cli->enable_admin_api != 0,
     };
@@ -186,6 +192,12 @@ int main(int argc, char **argv)
     case TW_CLI_TSDB_DUMP:
     case TW_CLI_TSDB_ANALYZE:
         status = tsdb_tool(&cli);
+        break;
+    case TW_CLI_QUERY:
+        status = tw_query_cli_main(cli.sub_argc, cli.sub_argv, stdout, stderr);
+        break;
+    case TW_CLI_TEST_PROMQL:
+        status = tw_promql_test_main(cli.sub_argc, (char **)cli.sub_argv, stdout, stderr);
         break;
     case TW_CLI_AUTOSCALER_CALC:
         status = autoscaler_calc(&cli);

@@ -359,7 +359,8 @@ static void possible_non_counter(tw_ev_call_t *c, const tw_ev_series_t *s, size_
  * interval out towards the window's edges. An edge is extrapolated to fully when the gap to it is
  * below 1.1 times the average sample spacing, else by half a spacing; for counters the start is
  * never extrapolated past the point where the counter would have been zero. 2.42 applied the
- * zero-point limit before the threshold test, 3.x after it.
+ * zero-point limit before the threshold test, 3.x after it; both scale by one factor
+ * (extrapolated interval / sampled interval, divided by the range for rate()).
  */
 static int extrapolated_rate(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n_args,
                              bool is_counter, bool is_rate)
@@ -401,10 +402,12 @@ static int extrapolated_rate(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n_
         double interval = sampled;
         interval += to_start < threshold ? to_start : avg / 2;
         interval += to_end < threshold ? to_end : avg / 2;
-        result = result * (interval / sampled);
+        /* 2.40 introduced the factor (for histograms); 2.42 multiplies once, like 3.x. */
+        factor = interval / sampled;
         if (is_rate) {
-            result = result / ((double)range_ms / 1000);
+            factor /= (double)range_ms / 1000;
         }
+        result *= factor;
     } else {
         if (to_start >= threshold) {
             to_start = avg / 2;

@@ -18,6 +18,7 @@
 #include "collector/scrape/scrape.h"
 #include "collector/tsdb/tsdb.h"
 #include "daemon/config.h"
+#include "query/query.h"
 
 static const char every_key[] = "global:\n"
                                 "  scrape_interval: 30s\n"
@@ -54,7 +55,13 @@ static const char every_key[] = "global:\n"
                                 "  listen_address: 0.0.0.0:9100\n"
                                 "  max_connections: 64\n"
                                 "  read_timeout: 1m\n"
-                                "  max_request_body_bytes: 1048576\n";
+                                "  max_request_body_bytes: 1048576\n"
+                                "query:\n"
+                                "  compat: prometheus2\n"
+                                "  lookback_delta: 1m\n"
+                                "  max_samples: 1000\n"
+                                "  timeout: 30s\n"
+                                "  delayed_name_removal: true\n";
 
 static tw_config_t *load_ok(const char *yaml)
 {
@@ -116,6 +123,11 @@ static void test_every_key(void **state)
     assert_int_equal(c->web.max_connections, 64);
     assert_int_equal(c->web.read_timeout_ms, 60000);
     assert_int_equal(c->web.max_request_body_bytes, 1048576);
+    assert_int_equal(c->query.compat, TW_PROMQL_COMPAT_PROMETHEUS2);
+    assert_int_equal(c->query.lookback_delta_ms, 60000);
+    assert_int_equal(c->query.max_samples, 1000);
+    assert_int_equal(c->query.timeout_ms, 30000);
+    assert_true(c->query.delayed_name_removal);
     tw_config_free(c);
 }
 
@@ -147,6 +159,11 @@ static void check_defaults(const tw_config_t *c)
     assert_int_equal(c->web.max_connections, 512);
     assert_int_equal(c->web.read_timeout_ms, 300000);
     assert_int_equal(c->web.max_request_body_bytes, 10485760);
+    assert_int_equal(c->query.compat, TW_PROMQL_COMPAT_PROMETHEUS3);
+    assert_int_equal(c->query.lookback_delta_ms, 300000);
+    assert_int_equal(c->query.max_samples, 50000000);
+    assert_int_equal(c->query.timeout_ms, 120000);
+    assert_false(c->query.delayed_name_removal);
 }
 
 static void test_embedded_default(void **state)
@@ -213,7 +230,64 @@ static void test_error_unknown_key(void **state)
              "root, max_cgroups)");
     load_err("globals: {}\n", TW_EINVAL,
              "t.yml:1:1: unknown key \"globals\" at the top level (expected one of global, "
-             "collector, storage, web, scrape_configs)");
+             "collector, storage, web, scrape_configs, query)");
+}
+
+static void test_query_section(void **state)
+{
+    (void)state;
+    tw_config_t *c = load_ok("query:\n  compat: prometheus2\n");
+    assert_int_equal(c->query.compat, TW_PROMQL_COMPAT_PROMETHEUS2);
+    assert_int_equal(c->query.lookback_delta_ms, 300000); /* the rest keeps its defaults */
+    tw_config_free(c);
+    c = load_ok("query:\n");
+    assert_int_equal(c->query.compat, TW_PROMQL_COMPAT_PROMETHEUS3);
+    tw_config_free(c);
+    load_err("query:\n  compat: prometheus1\n", TW_EINVAL,
+             "t.yml:2:11: query.compat: expected prometheus3 or prometheus2, got \"prometheus1\"");
+    load_err("query:\n  lookback_delta: 0s\n", TW_EINVAL,
+             "t.yml:2:19: query.lookback_delta: must be greater than 0s");
+    load_err("query:\n  timeout: 2 minutes\n", TW_EINVAL,
+             "t.yml:2:12: query.timeout: invalid duration \"2 minutes\" (expected a number and a "
+             "unit: ms, s, m, h, d, w, y, e.g. 10s or 1m30s)");
+    load_err("query:\n  max_samples: 0\n", TW_EINVAL,
+             "t.yml:2:16: query.max_samples: must be between 1 and 9223372036854775807, got 0");
+    load_err("query:\n  delayed_name_removal: on\n", TW_EINVAL,
+             "t.yml:2:25: query.delayed_name_removal: expected a boolean (true or false), got "
+             "\"on\"");
+    load_err("query:\n  lookback: 5m\n", TW_EINVAL,
+             "t.yml:2:3: unknown key \"lookback\" in query (expected one of compat, "
+             "lookback_delta, max_samples, timeout, delayed_name_removal)");
+}
+
+static void test_query_overrides(void **state)
+{
+    (void)state;
+    tw_config_t *c = load_ok("query:\n  timeout: 30s\n");
+    tw_error_t err;
+    tw_config_overrides_t o = {.query_compat = "prometheus2",
+                               .query_lookback_delta = "1m",
+                               .query_max_samples = "5000",
+                               .query_timeout = "10s"};
+    assert_int_equal(tw_config_apply_overrides(c, &o, &err), 0);
+    assert_int_equal(c->query.compat, TW_PROMQL_COMPAT_PROMETHEUS2);
+    assert_int_equal(c->query.lookback_delta_ms, 60000);
+    assert_int_equal(c->query.max_samples, 5000);
+    assert_int_equal(c->query.timeout_ms, 10000);
+    tw_config_overrides_t bad = {.query_compat = "prometheus4"};
+    assert_int_equal(tw_config_apply_overrides(c, &bad, &err), TW_EINVAL);
+    assert_string_equal(err.msg, "--query.compat: invalid value \"prometheus4\" (expected "
+                                 "prometheus3 or prometheus2)");
+    tw_config_overrides_t bad2 = {.query_compat = "prometheus3", .query_timeout = "0s"};
+    assert_int_equal(tw_config_apply_overrides(c, &bad2, &err), TW_EINVAL);
+    assert_string_equal(err.msg, "--query.timeout: invalid duration \"0s\" (expected a positive "
+                                 "number and a unit: ms, s, m, h, d, w, y, e.g. 2m)");
+    assert_int_equal(c->query.compat, TW_PROMQL_COMPAT_PROMETHEUS2); /* unchanged on error */
+    tw_config_overrides_t bad3 = {.query_max_samples = "-5"};
+    assert_int_equal(tw_config_apply_overrides(c, &bad3, &err), TW_EINVAL);
+    assert_string_equal(err.msg, "--query.max-samples: invalid value \"-5\" (expected a positive "
+                                 "integer)");
+    tw_config_free(c);
 }
 
 /* scrape_configs are handed to collector/scrape with global's defaults; its errors keep their
@@ -465,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_error_yaml_syntax), cmocka_unit_test(test_error_bad_listen_address),
         cmocka_unit_test(test_aliases),           cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_bytes_parse),       cmocka_unit_test(test_listen_address_check),
+        cmocka_unit_test(test_query_section),     cmocka_unit_test(test_query_overrides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
