@@ -33,7 +33,8 @@ static const char usage[] =
     "  autoscaler calc FILE [--check]\n"
     "                            run the HPA replica calculator and controller on a case file\n"
     "                            (one JSON line per case; --check compares with expected)\n"
-
+    "  autoscaler simulate --spec HPA.yaml --metrics FILE [--sync-period 15s]\n"
+    "                            replay metric values through the HPA controller (dry run)\n"
     "  query EXPR [--time=T] [--start=T --end=T --step=D]\n"
     "        [--server=URL | --storage.tsdb.path=DIR]\n"
     "                            one PromQL query against a running server (default\n"
@@ -380,8 +381,17 @@ int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
             }
             break;
         } else if (strcmp(arg, "autoscaler") == 0) {
+            if (i + 1 < argc && strcmp(argv[i + 1], "simulate") == 0) {
+                /* The simulator parses its own flags. */
+                out->command = TW_CLI_AUTOSCALER_SIMULATE;
+                out->sub_argv = &argv[i + 2];
+                out->sub_argc = argc - i - 2;
+                break;
+            }
             if (i + 1 >= argc || strcmp(argv[i + 1], "calc") != 0) {
-                return tw_error_set(err, TW_EINVAL, "autoscaler: expected \"autoscaler calc\"");
+                return tw_error_set(err, TW_EINVAL,
+                                    "autoscaler: expected \"autoscaler calc\" or \"autoscaler "
+                                    "simulate\"");
             }
             out->command = TW_CLI_AUTOSCALER_CALC;
             for (int k = i + 2; k < argc; k++) {

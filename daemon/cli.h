@@ -12,6 +12,7 @@
  *   tidewatch tsdb dump [DB_PATH] [--match=SELECTOR] [--min-time=T] [--max-time=T]
  *   tidewatch tsdb analyze [DB_PATH] [--limit=N]
  *   tidewatch autoscaler calc FILE [--check]
+ *   tidewatch autoscaler simulate --spec HPA.yaml --metrics FILE [--sync-period D]
  *                                    run the HPA calculator on a case file
  *   tidewatch query EXPR [...]       one PromQL query (daemon/query_cli.h)
  *   tidewatch test promql FILE...    run Prometheus PromQL test scripts (query/query.h)
@@ -47,6 +48,7 @@ typedef enum {
     TW_CLI_TSDB_ANALYZE,
     TW_CLI_QUERY,       /* the rest of the arguments go to tw_query_cli_main() */
     TW_CLI_TEST_PROMQL, /* the rest of the arguments go to tw_promql_test_main() */
+    TW_CLI_AUTOSCALER_SIMULATE, /* the rest of the arguments go to tw_hpa_simulate_main() */
 } tw_cli_command_t;
 
 /* A parsed command line. Strings point into argv (borrowed: valid as long as argv). */

@@ -199,6 +199,9 @@ int main(int argc, char **argv)
     case TW_CLI_TEST_PROMQL:
         status = tw_promql_test_main(cli.sub_argc, (char **)cli.sub_argv, stdout, stderr);
         break;
+    case TW_CLI_AUTOSCALER_SIMULATE:
+        status = tw_hpa_simulate_main(cli.sub_argc, (char **)cli.sub_argv, stdout, stderr);
+        break;
     case TW_CLI_AUTOSCALER_CALC:
         status = autoscaler_calc(&cli);
         break;

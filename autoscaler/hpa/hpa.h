@@ -499,4 +499,154 @@ int tw_hpa_cases_run(const char *path, int check, FILE *out, tw_error_t *err);
 int tw_hpa_cases_run_buf(const char *data, size_t len, const char *name, int check, FILE *out,
                          tw_error_t *err);
 
+/* ------------------------------------------------------------------------------------------ */
+/* ---- manifests ----                                                                        */
+/* autoscaling/v2 HorizontalPodAutoscaler manifests (hpa_manifest.c, hpa_quantity.c) and the  */
+/* replay simulator (hpa_simulate.c); docs/autoscaling-hpa.md, "Specs" and "Simulate".        */
+/* ------------------------------------------------------------------------------------------ */
+
+struct tw_yaml_node;
+
+/* Largest manifest file tw_hpa_manifests_load() reads. */
+#define TW_HPA_MANIFEST_MAX_BYTES (4u * 1024u * 1024u)
+
+/*
+ * A Kubernetes resource.Quantity ("500m", "1Gi", "1.5", "2e3"), reduced to what the HPA uses.
+ * milli is Quantity.MilliValue(): the exact value times 1000, rounded away from zero.
+ */
+typedef struct tw_hpa_quantity {
+    int sign;      /* -1, 0 or 1: Quantity.Sign() */
+    int64_t milli; /* MilliValue() */
+    double approx; /* AsApproximateFloat64() */
+} tw_hpa_quantity_t;
+
+/*
+ * Parses text[0..len) (surrounding ASCII blanks ignored) with resource.ParseQuantity's grammar:
+ * an optional sign, digits with an optional fraction, and a suffix: binary (Ki Mi Gi Ti Pi Ei),
+ * decimal (n u m k M G T P E) or an exponent (e3, E-2). Pure. Returns 0; TW_EPARSE with
+ * upstream's message ("quantities must match the regular expression '...'", "unable to parse
+ * quantity's suffix"); or TW_ELIMIT when the milli-value does not fit in an int64 (upstream
+ * wraps silently) or a binary-suffixed number has more than 18 significant digits.
+ */
+int tw_hpa_quantity_parse(const char *text, size_t len, tw_hpa_quantity_t *out, tw_error_t *err);
+
+/* A CrossVersionObjectReference (scaleTargetRef, describedObject). Strings are owned. */
+typedef struct tw_hpa_object_ref {
+    char *api_version; /* "" when absent */
+    char *kind;
+    char *name;
+} tw_hpa_object_ref_t;
+
+/* What a manifest says about one metric beyond tw_hpa_metric_input_t. Strings are owned. */
+typedef struct tw_hpa_manifest_metric {
+    /*
+     * metric.selector as a Kubernetes label-selector string ("app=web,tier in (a,b),!debug"),
+     * matchLabels first, then matchExpressions, in document order; "" when absent.
+     */
+    char *selector;
+    tw_hpa_object_ref_t described_object; /* Object metrics only; empty strings otherwise */
+} tw_hpa_manifest_metric_t;
+
+/*
+ * One parsed, defaulted and validated HorizontalPodAutoscaler. Read-only for callers; free with
+ * tw_hpa_manifest_free(). spec points into the manifest itself (metrics, behavior), so a
+ * manifest is never copied by value; spec.metrics[i] carries the targets only (no pods or
+ * values: the caller fills a copy of each entry per pass).
+ */
+typedef struct tw_hpa_manifest {
+    char *name;                 /* metadata.name */
+    char *namespace;            /* metadata.namespace; "default" when absent */
+    tw_hpa_object_ref_t target; /* spec.scaleTargetRef; kind is Deployment or StatefulSet */
+    tw_hpa_spec_t spec;         /* min (defaulted to 1), max, metrics, behavior */
+    tw_hpa_manifest_metric_t *metric_info; /* spec.n_metrics entries */
+    bool has_behavior;                     /* spec.behavior was given (spec.behavior != NULL) */
+    char file[256];                        /* where the manifest came from, for messages */
+    int line, col;                         /* position of the manifest's root mapping */
+    /* private storage behind spec */
+    tw_hpa_metric_input_t *metrics_;
+    tw_hpa_behavior_t behavior_;
+    tw_hpa_scaling_rules_t rules_[2]; /* scaleUp, scaleDown */
+    tw_hpa_policy_t *policies_[2];
+} tw_hpa_manifest_t;
+
+/* Parsing options. A zeroed struct is the API server's defaults (gates off). */
+typedef struct tw_hpa_manifest_options {
+    bool gate_scale_to_zero; /* HPAScaleToZero: minReplicas 0 allowed with Object/External */
+} tw_hpa_manifest_options_t;
+
+/*
+ * Parses one manifest from a YAML node (e.g. one entry of autoscaling.horizontal[] in
+ * tidewatch.yml). file names the input in errors (may be NULL); opts may be NULL. The node is
+ * only read during the call. Checks, in this order: the YAML shape (unknown keys, wrong types,
+ * integers, quantities: like the API server's decoding, the first problem found), then the API
+ * server's defaults and validation (pkg/apis/autoscaling/validation), reporting the first
+ * failure as Kubernetes words it, "spec.maxReplicas: Invalid value: 1: must be greater than or
+ * equal to `minReplicas`", at the offending node's line and column. Returns 0 with *out set
+ * (free with tw_hpa_manifest_free), TW_EINVAL with err filled.
+ */
+int tw_hpa_manifest_from_node(const struct tw_yaml_node *root, const char *file,
+                              const tw_hpa_manifest_options_t *opts, tw_hpa_manifest_t **out,
+                              tw_error_t *err);
+
+/* Frees a manifest. NULL is a no-op. */
+void tw_hpa_manifest_free(tw_hpa_manifest_t *m);
+
+/* The manifests of one file, in document order. */
+typedef struct tw_hpa_manifest_list {
+    tw_hpa_manifest_t **items; /* owned */
+    size_t n;
+} tw_hpa_manifest_list_t;
+
+/*
+ * Parses a YAML stream of one or more documents separated by `---` lines into list (which must
+ * be zeroed or fini'd; it is filled only on success). Empty documents and documents whose kind
+ * is not HorizontalPodAutoscaler (a bundle's Deployments, Services) are skipped; a file with no
+ * HPA at all, or two with the same namespace/name, is an error.
+ * Errors carry file:line:col of the whole stream. Pure.
+ */
+int tw_hpa_manifests_parse(const char *data, size_t len, const char *file,
+                           const tw_hpa_manifest_options_t *opts, tw_hpa_manifest_list_t *list,
+                           tw_error_t *err);
+
+/* Reads path (at most TW_HPA_MANIFEST_MAX_BYTES) and parses it like tw_hpa_manifests_parse. */
+int tw_hpa_manifests_load(const char *path, const tw_hpa_manifest_options_t *opts,
+                          tw_hpa_manifest_list_t *list, tw_error_t *err);
+
+/* Frees the manifests; list is empty afterwards. NULL is a no-op. */
+void tw_hpa_manifest_list_fini(tw_hpa_manifest_list_t *list);
+
+/* Largest metrics file the simulator reads. */
+#define TW_HPA_SIMULATE_MAX_BYTES (16u * 1024u * 1024u)
+
+/* Simulation settings; tw_hpa_simulate_options_init() fills the defaults. */
+typedef struct tw_hpa_simulate_options {
+    int64_t sync_period_ms;                /* --sync-period, default 15 s */
+    int32_t initial_replicas;              /* -1: start at the spec's minReplicas (at least 1) */
+    tw_hpa_controller_config_t controller; /* defaults + gates */
+} tw_hpa_simulate_options_t;
+
+/* 15 s sync, start at minReplicas, controller defaults. */
+void tw_hpa_simulate_options_init(tw_hpa_simulate_options_t *o);
+
+/*
+ * Replays the metrics file text (format in docs/autoscaling-hpa.md, "Simulate") through the
+ * full controller for manifest m: one tw_hpa_reconcile() per sync period from the first row's
+ * time to the last row's, a dry-run target that applies every scale at once, and one line per
+ * sync on out ("t=60s replicas=3->6 proposal=8 reason=ScaleUpLimit message=\"...\""). name
+ * names the metrics input in errors. Pure apart from writing to out. Returns 0, or TW_EINVAL
+ * with err at the metrics file's line and column.
+ */
+int tw_hpa_simulate_run(const tw_hpa_manifest_t *m, const char *metrics, size_t len,
+                        const char *name, const tw_hpa_simulate_options_t *opts, FILE *out,
+                        tw_error_t *err);
+
+/*
+ * `tidewatch autoscaler simulate` without the subcommand words: argv holds the flags
+ * (--spec FILE --metrics FILE [--sync-period 15s] [--initial-replicas N] [--hpa NAME]
+ * [--scale-to-zero]; argv[0] is the first flag, argc may be 0). Prints the timeline on out and
+ * problems on errout. Returns the process exit code: 0 done, 1 an input file is invalid,
+ * 2 bad command line.
+ */
+int tw_hpa_simulate_main(int argc, char **argv, FILE *out, FILE *errout);
+
 #endif
