@@ -33,6 +33,8 @@ static const char usage[] =
     "  autoscaler calc FILE [--check]\n"
     "                            run the HPA replica calculator and controller on a case file\n"
     "                            (one JSON line per case; --check compares with expected)\n"
+    "  autoscaler vpa-calc FILE [--check]\n"
+    "                            run the VPA recommender on a case file (like calc)\n"
     "  autoscaler simulate --spec HPA.yaml --metrics FILE [--sync-period 15s]\n"
     "                            replay metric values through the HPA controller (dry run)\n"
     "  query EXPR [--time=T] [--start=T --end=T --step=D]\n"
@@ -388,28 +390,30 @@ int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
                 out->sub_argc = argc - i - 2;
                 break;
             }
-            if (i + 1 >= argc || strcmp(argv[i + 1], "calc") != 0) {
+            bool vpa = i + 1 < argc && strcmp(argv[i + 1], "vpa-calc") == 0;
+            if (i + 1 >= argc || (!vpa && strcmp(argv[i + 1], "calc") != 0)) {
                 return tw_error_set(err, TW_EINVAL,
-                                    "autoscaler: expected \"autoscaler calc\" or \"autoscaler "
-                                    "simulate\"");
+                                    "autoscaler: expected \"autoscaler calc\", \"autoscaler "
+                                    "vpa-calc\" or \"autoscaler simulate\"");
             }
-            out->command = TW_CLI_AUTOSCALER_CALC;
+            const char *sub = vpa ? "vpa-calc" : "calc";
+            out->command = vpa ? TW_CLI_AUTOSCALER_VPA_CALC : TW_CLI_AUTOSCALER_CALC;
             for (int k = i + 2; k < argc; k++) {
                 if (strcmp(argv[k], "--check") == 0) {
                     out->calc_check = 1;
                 } else if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
                     help = true;
                 } else if (argv[k][0] == '-' && argv[k][1] != '\0') {
-                    return tw_error_set(err, TW_EINVAL, "unknown flag %s for autoscaler calc",
-                                        argv[k]);
+                    return tw_error_set(err, TW_EINVAL, "unknown flag %s for autoscaler %s",
+                                        argv[k], sub);
                 } else if (out->calc_file != NULL) {
-                    return tw_error_set(err, TW_EINVAL, "autoscaler calc: takes one file");
+                    return tw_error_set(err, TW_EINVAL, "autoscaler %s: takes one file", sub);
                 } else {
                     out->calc_file = argv[k];
                 }
             }
             if (!help && out->calc_file == NULL) {
-                return tw_error_set(err, TW_EINVAL, "autoscaler calc: needs a case file");
+                return tw_error_set(err, TW_EINVAL, "autoscaler %s: needs a case file", sub);
             }
             break;
         } else {

@@ -12,6 +12,7 @@
  *   tidewatch tsdb dump [DB_PATH] [--match=SELECTOR] [--min-time=T] [--max-time=T]
  *   tidewatch tsdb analyze [DB_PATH] [--limit=N]
  *   tidewatch autoscaler calc FILE [--check]
+ *   tidewatch autoscaler vpa-calc FILE [--check]
  *   tidewatch autoscaler simulate --spec HPA.yaml --metrics FILE [--sync-period D]
  *                                    run the HPA calculator on a case file
  *   tidewatch query EXPR [...]       one PromQL query (daemon/query_cli.h)
@@ -48,6 +49,7 @@ typedef enum {
     TW_CLI_TSDB_ANALYZE,
     TW_CLI_QUERY,       /* the rest of the arguments go to tw_query_cli_main() */
     TW_CLI_TEST_PROMQL, /* the rest of the arguments go to tw_promql_test_main() */
+    TW_CLI_AUTOSCALER_VPA_CALC,
     TW_CLI_AUTOSCALER_SIMULATE, /* the rest of the arguments go to tw_hpa_simulate_main() */
 } tw_cli_command_t;
 
@@ -62,8 +64,8 @@ typedef struct tw_cli {
     tw_log_format_t log_format; /* --log.format; default logfmt */
     char *const *files;         /* check config: the files (points into argv) */
     size_t nfiles;
-    const char *calc_file;   /* autoscaler calc: the case file */
-    int calc_check;          /* autoscaler calc --check */
+    const char *calc_file;   /* autoscaler calc|vpa-calc: the case file */
+    int calc_check;          /* autoscaler calc|vpa-calc --check */
     int enable_remote_write; /* --web.enable-remote-write-receiver */
     int enable_admin_api;    /* --web.enable-admin-api */
     const char *db_path;     /* tsdb dump|analyze: the data dir; default "data/" like promtool */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "autoscaler/hpa/hpa.h"
+#include "autoscaler/vpa/vpa.h"
 #include "build_info.h"
 #include "collector/expfmt/expfmt.h"
 #include "collector/tsdb/tsdb.h"
@@ -107,18 +108,21 @@ static int tsdb_tool(const tw_cli_t *cli)
 }
 
 /* Runs the HPA calculator over a case file; with --check, exit 1 when a case fails. */
+/* autoscaler calc (HPA) and vpa-calc (VPA): the case-file runners. */
 static int autoscaler_calc(const tw_cli_t *cli)
 {
     tw_error_t err;
     char msg[sizeof(err.msg) + sizeof(err.file) + 32];
     tw_error_clear(&err);
-    int rc = tw_hpa_cases_run(cli->calc_file, cli->calc_check, stdout, &err);
+    bool vpa = cli->command == TW_CLI_AUTOSCALER_VPA_CALC;
+    int rc = vpa ? tw_vpa_cases_run(cli->calc_file, cli->calc_check, stdout, &err)
+                 : tw_hpa_cases_run(cli->calc_file, cli->calc_check, stdout, &err);
     if (rc == 0) {
         return TW_EXIT_OK;
     }
     if (err.msg[0] != '\0') {
         fflush(stdout);
-        fprintf(stderr, "tidewatch: autoscaler calc: %s\n",
+        fprintf(stderr, "tidewatch: autoscaler %s: %s\n", vpa ? "vpa-calc" : "calc",
                 tw_error_format(&err, msg, sizeof(msg)));
     }
     return TW_EXIT_FAILURE;
@@ -203,6 +207,7 @@ int main(int argc, char **argv)
         status = tw_hpa_simulate_main(cli.sub_argc, (char **)cli.sub_argv, stdout, stderr);
         break;
     case TW_CLI_AUTOSCALER_CALC:
+    case TW_CLI_AUTOSCALER_VPA_CALC:
         status = autoscaler_calc(&cli);
         break;
     case TW_CLI_RUN:

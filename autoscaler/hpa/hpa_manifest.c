@@ -104,15 +104,20 @@ static const char *goquote(const char *s, char *out, size_t outsz)
     return out;
 }
 
+/* Field paths are bounded: a longer one is cut, which only shortens a message. */
 static const char *child(const char *parent, const char *name, char *out)
 {
-    snprintf(out, PATH_MAX_LEN, "%s.%s", parent, name);
+    if (snprintf(out, PATH_MAX_LEN, "%s.%s", parent, name) >= PATH_MAX_LEN) {
+        out[PATH_MAX_LEN - 1] = '\0';
+    }
     return out;
 }
 
 static const char *index_path(const char *parent, size_t i, char *out)
 {
-    snprintf(out, PATH_MAX_LEN, "%s[%zu]", parent, i);
+    if (snprintf(out, PATH_MAX_LEN, "%s[%zu]", parent, i) >= PATH_MAX_LEN) {
+        out[PATH_MAX_LEN - 1] = '\0';
+    }
     return out;
 }
 

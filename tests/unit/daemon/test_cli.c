@@ -91,6 +91,16 @@ static void test_subcommands(void **state)
     assert_int_equal(c.command, TW_CLI_AUTOSCALER_CALC);
     assert_string_equal(c.calc_file, "cases.json");
     assert_int_equal(c.calc_check, 1);
+    char *av[] = {"tidewatch", "autoscaler", "vpa-calc", "--check", "vpa.json"};
+    assert_int_equal(tw_cli_parse(ARGC(av), av, &c, &err), 0);
+    assert_int_equal(c.command, TW_CLI_AUTOSCALER_VPA_CALC);
+    assert_string_equal(c.calc_file, "vpa.json");
+    assert_int_equal(c.calc_check, 1);
+    char *as[] = {"tidewatch", "autoscaler", "simulate", "--spec", "h.yaml"};
+    assert_int_equal(tw_cli_parse(ARGC(as), as, &c, &err), 0);
+    assert_int_equal(c.command, TW_CLI_AUTOSCALER_SIMULATE);
+    assert_int_equal(c.sub_argc, 2);
+    assert_string_equal(c.sub_argv[0], "--spec");
     assert_non_null(strstr(tw_cli_usage(), "--storage.tsdb.retention.time"));
     assert_non_null(strstr(tw_cli_usage(), "check config FILE..."));
 }
@@ -132,8 +142,12 @@ static void test_errors(void **state)
     expect_error(ARGC(k), k, "check metrics: --format must be text or openmetrics, got json");
     char *l[] = {"tidewatch", "autoscaler", "calc"};
     expect_error(ARGC(l), l, "autoscaler calc: needs a case file");
-    char *m[] = {"tidewatch", "autoscaler", "simulate"};
-    expect_error(ARGC(m), m, "autoscaler: expected \"autoscaler calc\"");
+    char *m[] = {"tidewatch", "autoscaler", "resize"};
+    expect_error(ARGC(m), m,
+                 "autoscaler: expected \"autoscaler calc\", \"autoscaler vpa-calc\" or "
+                 "\"autoscaler simulate\"");
+    char *m2[] = {"tidewatch", "autoscaler", "vpa-calc", "a.json", "b.json"};
+    expect_error(ARGC(m2), m2, "autoscaler vpa-calc: takes one file");
 }
 
 int main(void)

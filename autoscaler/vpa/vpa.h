@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vpa.h - the Kubernetes VerticalPodAutoscaler recommender's decision logic: decaying
+ * exponential histograms, per-container aggregate state (CPU samples, per-interval memory
+ * peaks, OOM bumps), the estimator chain (percentile, margin, confidence, minimums), capping by
+ * policy and LimitRange, proportional limits, checkpoints, and a runner for the conformance
+ * case file (../shared/conformance/vpa/cases.json).
+ *
+ * Everything here is pure: no clock (time is a parameter, `*_ms`, milliseconds since the Unix
+ * epoch), no logging, no file I/O except tw_vpa_cases_run(). Arithmetic copies the upstream Go
+ * code (kubernetes/autoscaler vertical-pod-autoscaler/pkg/recommender and pkg/utils/vpa) so
+ * results are bit-exact with it; docs/autoscaling-vpa.md explains the algorithms.
+ *
+ * Units: CPU amounts are int64 millicores, memory amounts int64 bytes (upstream's
+ * ResourceAmount, clamped to [0, 1e14] by every scaling); histogram values are cores and bytes
+ * as doubles.
+ *
+ * Thread model: no shared state. A histogram, aggregate or container state belongs to one thread
+ * at a time; everything passed by const pointer is borrowed for the duration of the call.
+ */
+#ifndef TW_AUTOSCALER_VPA_H
+#define TW_AUTOSCALER_VPA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+
+/* Go's zero time.Time (0001-01-01T00:00:00Z) in Unix ms: upstream's "unset" time. */
+#define TW_VPA_TIME_ZERO_MS INT64_C(-62135596800000)
+/* model.MaxResourceAmount: every scaled amount is clamped to [0, 1e14]. */
+#define TW_VPA_MAX_RESOURCE_AMOUNT INT64_C(100000000000000)
+/* Largest bucket count a histogram accepts (the VPA's own layouts have 176). */
+#define TW_VPA_HIST_MAX_BUCKETS 100000
+/* The checkpoint scale: the heaviest bucket is stored as this integer. */
+#define TW_VPA_CHECKPOINT_MAX_WEIGHT 10000u
+/* SupportedCheckpointVersion. */
+#define TW_VPA_CHECKPOINT_VERSION "v3"
+
+/* Recommender defaults (recommender/config/config.go, model/aggregations_config.go). */
+#define TW_VPA_DEFAULT_HALF_LIFE_MS INT64_C(86400000)
+#define TW_VPA_DEFAULT_MEMORY_INTERVAL_MS INT64_C(86400000)
+#define TW_VPA_DEFAULT_MEMORY_INTERVAL_COUNT 8
+#define TW_VPA_DEFAULT_OOM_BUMP_UP_RATIO 1.2
+#define TW_VPA_DEFAULT_OOM_MIN_BUMP_UP_BYTES INT64_C(104857600)
+#define TW_VPA_DEFAULT_CONFIDENCE_INTERVAL_MS INT64_C(86400000)
+#define TW_VPA_MIN_SAMPLE_WEIGHT 0.1
+
+/* The two resources the recommender knows. */
+typedef enum tw_vpa_resource {
+    TW_VPA_CPU = 0,
+    TW_VPA_MEMORY = 1,
+    TW_VPA_NRES = 2,
+} tw_vpa_resource_t;
+
+/* "cpu" or "memory". */
+const char *tw_vpa_resource_name(tw_vpa_resource_t r);
+
+/* ResourceAmount(x) for a float: NaN and negatives give 0, more than 1e14 gives 1e14. */
+int64_t tw_vpa_amount_from_float(double x);
+
+/* ScaleResource: tw_vpa_amount_from_float((double)amount * factor). */
+int64_t tw_vpa_amount_scale(int64_t amount, double factor);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Histograms (vpa_histogram.c)                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef enum tw_vpa_hist_kind {
+    TW_VPA_HIST_LINEAR = 0,
+    TW_VPA_HIST_EXPONENTIAL,
+} tw_vpa_hist_kind_t;
+
+/* Bucket layout (HistogramOptions). Fill with the tw_vpa_hist_options_* functions. */
+typedef struct tw_vpa_hist_options {
+    tw_vpa_hist_kind_t kind;
+    double max_value;   /* values beyond the last bucket start go to the last bucket */
+    double bucket_size; /* linear: every bucket's width; exponential: the first bucket's */
+    double ratio;       /* exponential only: each bucket is ratio times wider than the last */
+    double epsilon;     /* a bucket lighter than this is empty */
+    int num_buckets;    /* computed */
+} tw_vpa_hist_options_t;
+
+/*
+ * Linear layout: numBuckets = ceil(max/size)+1. Returns 0, or TW_EINVAL (err says why) for a
+ * non-positive or non-finite size, max or epsilon, or more than TW_VPA_HIST_MAX_BUCKETS buckets.
+ */
+int tw_vpa_hist_options_linear(tw_vpa_hist_options_t *o, double max_value, double bucket_size,
+                               double epsilon, tw_error_t *err);
+
+/* Exponential layout: numBuckets = ceil(log_r(max(r-1)/first+1))+1; r must be > 1. */
+int tw_vpa_hist_options_exponential(tw_vpa_hist_options_t *o, double max_value,
+                                    double first_bucket_size, double ratio, double epsilon,
+                                    tw_error_t *err);
+
+/* The VPA's CPU layout: cores, first bucket 0.01, max 1000, ratio 1.05, epsilon 1e-4. */
+void tw_vpa_hist_options_cpu(tw_vpa_hist_options_t *o);
+
+/* The VPA's memory layout: bytes, first bucket 1e7, max 1e12, ratio 1.05, epsilon 1e-4. */
+void tw_vpa_hist_options_memory(tw_vpa_hist_options_t *o);
+
+/* FindBucket: the bucket holding value, clamped to [0, num_buckets-1]. */
+int tw_vpa_hist_options_find_bucket(const tw_vpa_hist_options_t *o, double value);
+
+/* GetBucketStart: the smallest value of bucket (0 for bucket 0). */
+double tw_vpa_hist_options_bucket_start(const tw_vpa_hist_options_t *o, int bucket);
+
+/* A histogram, plain or decaying (opaque). */
+typedef struct tw_vpa_hist tw_vpa_hist_t;
+
+/* A plain histogram with the layout *o (copied). Aborts on out-of-memory. */
+tw_vpa_hist_t *tw_vpa_hist_new(const tw_vpa_hist_options_t *o);
+
+/*
+ * A decaying histogram: a sample at time t weighs w * 2^((t - ref)/half_life). ref starts at
+ * Go's zero time and is moved (all weights rescaled) when a sample is more than 100 half-lives
+ * past it. half_life_ms must be > 0.
+ */
+tw_vpa_hist_t *tw_vpa_hist_new_decaying(const tw_vpa_hist_options_t *o, int64_t half_life_ms);
+
+/* A deep copy of h. */
+tw_vpa_hist_t *tw_vpa_hist_clone(const tw_vpa_hist_t *h);
+
+/* Frees h; NULL is a no-op. */
+void tw_vpa_hist_free(tw_vpa_hist_t *h);
+
+/* AddSample: weight must be >= 0 (a negative or NaN weight is ignored); t_ms matters only for
+ * decaying histograms. */
+void tw_vpa_hist_add(tw_vpa_hist_t *h, double value, double weight, int64_t t_ms);
+
+/* SubtractSample: buckets and total falling below epsilon are clamped to 0. */
+void tw_vpa_hist_subtract(tw_vpa_hist_t *h, double value, double weight, int64_t t_ms);
+
+/*
+ * Merge: adds other's weights to h. For decaying histograms the older reference is first moved
+ * to the younger one, so other may be rescaled (hence not const). Returns TW_EINVAL when the
+ * layouts, kinds or half-lives differ.
+ */
+int tw_vpa_hist_merge(tw_vpa_hist_t *h, tw_vpa_hist_t *other, tw_error_t *err);
+
+/* Percentile: the end of the bucket where the running weight reaches p*total; 0 when empty. */
+double tw_vpa_hist_percentile(const tw_vpa_hist_t *h, double p);
+
+/* IsEmpty: the lightest tracked bucket is below epsilon. */
+bool tw_vpa_hist_is_empty(const tw_vpa_hist_t *h);
+
+/* Equals: same layout, kind (and half-life, reference), min/max bucket, weights within 1e-15. */
+bool tw_vpa_hist_equals(const tw_vpa_hist_t *a, const tw_vpa_hist_t *b);
+
+/* Total weight (still counting weight that decayed below epsilon). */
+double tw_vpa_hist_total_weight(const tw_vpa_hist_t *h);
+
+/* The weight of one bucket (0 outside the range). */
+double tw_vpa_hist_bucket_weight(const tw_vpa_hist_t *h, int bucket);
+
+/* The reference time of a decaying histogram (TW_VPA_TIME_ZERO_MS for a plain one). */
+int64_t tw_vpa_hist_reference_ms(const tw_vpa_hist_t *h);
+
+/* The layout; valid as long as h. */
+const tw_vpa_hist_options_t *tw_vpa_hist_options(const tw_vpa_hist_t *h);
+
+/* One stored bucket of a histogram checkpoint. */
+typedef struct tw_vpa_hist_bucket {
+    int64_t index;   /* may be out of range in a loaded checkpoint: load checks it */
+    uint32_t weight; /* scaled so the heaviest bucket is TW_VPA_CHECKPOINT_MAX_WEIGHT */
+} tw_vpa_hist_bucket_t;
+
+/* HistogramCheckpoint. buckets is owned (tw_vpa_hist_checkpoint_fini frees it). */
+typedef struct tw_vpa_hist_checkpoint {
+    int64_t reference_ms; /* decaying histograms' reference time */
+    double total_weight;  /* unscaled */
+    tw_vpa_hist_bucket_t *buckets;
+    size_t n_buckets;
+} tw_vpa_hist_checkpoint_t;
+
+/* Frees cp->buckets and zeroes *cp. */
+void tw_vpa_hist_checkpoint_fini(tw_vpa_hist_checkpoint_t *cp);
+
+/* SaveToCheckpoint: weights scaled to max 10000, rounded half up, zeros dropped. *cp is
+ * overwritten (call _fini on it afterwards). */
+void tw_vpa_hist_save(const tw_vpa_hist_t *h, tw_vpa_hist_checkpoint_t *cp);
+
+/*
+ * LoadFromCheckpoint: each weight becomes int * total/sum(ints) and is ADDED to h; the
+ * reference time of a decaying histogram is taken verbatim. A checkpoint whose ints sum to 0
+ * changes nothing. Returns TW_EINVAL for cp == NULL, a negative total, or a bucket index outside
+ * [0, num_buckets); h is unchanged then.
+ */
+int tw_vpa_hist_load(tw_vpa_hist_t *h, const tw_vpa_hist_checkpoint_t *cp, tw_error_t *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Aggregate container state and samples (vpa_model.c)                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Recommender model settings; tw_vpa_model_config_init() fills the VPA's defaults. */
+typedef struct tw_vpa_model_config {
+    int64_t cpu_half_life_ms;      /* --cpu-histogram-decay-half-life, 24 h */
+    int64_t memory_half_life_ms;   /* --memory-histogram-decay-half-life, 24 h */
+    int64_t memory_interval_ms;    /* --memory-aggregation-interval, 24 h */
+    int memory_interval_count;     /* --memory-aggregation-interval-count, 8 */
+    double oom_bump_up_ratio;      /* --oom-bump-up-ratio, 1.2 */
+    int64_t oom_min_bump_up_bytes; /* --oom-min-bump-up-bytes, 100 MiB */
+} tw_vpa_model_config_t;
+
+/* Fills the defaults above. */
+void tw_vpa_model_config_init(tw_vpa_model_config_t *cfg);
+
+/* Observer of the histogram calls an aggregate makes (tests and the case runner). */
+typedef void (*tw_vpa_trace_fn)(void *ctx, tw_vpa_resource_t r, bool subtract, double value,
+                                double weight, int64_t t_ms);
+
+/*
+ * AggregateContainerState: the decaying CPU-usage and memory-peaks histograms of every
+ * container with one name in one VPA, plus the sample bookkeeping that feeds confidence.
+ */
+typedef struct tw_vpa_aggregate tw_vpa_aggregate_t;
+
+/* A new, empty aggregate created at creation_ms. cfg is copied; invalid values (non-positive
+ * half-life or interval) are replaced by the defaults. Aborts on out-of-memory. */
+tw_vpa_aggregate_t *tw_vpa_aggregate_new(const tw_vpa_model_config_t *cfg, int64_t creation_ms);
+
+/* Frees a; NULL is a no-op. */
+void tw_vpa_aggregate_free(tw_vpa_aggregate_t *a);
+
+/* Installs (or with fn == NULL removes) a histogram-call observer. */
+void tw_vpa_aggregate_set_trace(tw_vpa_aggregate_t *a, tw_vpa_trace_fn fn, void *ctx);
+
+/* The settings a was created with. */
+const tw_vpa_model_config_t *tw_vpa_aggregate_config(const tw_vpa_aggregate_t *a);
+
+/* AddSample for CPU: usage in millicores at weight 0.1; updates first/last sample start and
+ * the sample count. Negative usage is ignored. */
+void tw_vpa_aggregate_add_cpu(tw_vpa_aggregate_t *a, int64_t usage_milli, int64_t t_ms);
+
+/* AddSample / SubtractSample for a memory peak (bytes, weight 1.0). */
+void tw_vpa_aggregate_add_memory_peak(tw_vpa_aggregate_t *a, int64_t bytes, int64_t t_ms);
+void tw_vpa_aggregate_subtract_memory_peak(tw_vpa_aggregate_t *a, int64_t bytes, int64_t t_ms);
+
+/* MergeContainerState: adds other's histograms and sample bookkeeping to a (other may be
+ * rescaled, see tw_vpa_hist_merge). */
+int tw_vpa_aggregate_merge(tw_vpa_aggregate_t *a, tw_vpa_aggregate_t *other, tw_error_t *err);
+
+/* The histograms; valid as long as a. */
+const tw_vpa_hist_t *tw_vpa_aggregate_cpu(const tw_vpa_aggregate_t *a);
+const tw_vpa_hist_t *tw_vpa_aggregate_memory(const tw_vpa_aggregate_t *a);
+
+/* FirstSampleStart, LastSampleStart (TW_VPA_TIME_ZERO_MS when unset), TotalSamplesCount. */
+int64_t tw_vpa_aggregate_first_sample_ms(const tw_vpa_aggregate_t *a);
+int64_t tw_vpa_aggregate_last_sample_ms(const tw_vpa_aggregate_t *a);
+int64_t tw_vpa_aggregate_samples(const tw_vpa_aggregate_t *a);
+
+/*
+ * isExpired: an aggregate with samples expires when now - LastSampleStart >= interval*count,
+ * one without samples when now - creation >= interval*count.
+ */
+bool tw_vpa_aggregate_is_expired(const tw_vpa_aggregate_t *a, int64_t now_ms);
+
+/*
+ * Confidence: min((last - first)/interval, samples/minutes(interval)), 0 with no history.
+ * interval_ms must be > 0.
+ */
+double tw_vpa_aggregate_confidence(const tw_vpa_aggregate_t *a, int64_t interval_ms);
+
+/* VerticalPodAutoscalerCheckpointStatus. Histograms' buckets are owned. */
+typedef struct tw_vpa_aggregate_checkpoint {
+    char version[8]; /* "v3" */
+    int64_t first_sample_ms;
+    int64_t last_sample_ms;
+    int64_t total_samples;
+    tw_vpa_hist_checkpoint_t cpu;
+    tw_vpa_hist_checkpoint_t memory;
+} tw_vpa_aggregate_checkpoint_t;
+
+/* Frees the histograms' buckets and zeroes *cp. */
+void tw_vpa_aggregate_checkpoint_fini(tw_vpa_aggregate_checkpoint_t *cp);
+
+/* SaveToCheckpoint (version "v3"). *cp is overwritten; call _fini afterwards. */
+void tw_vpa_aggregate_save(const tw_vpa_aggregate_t *a, tw_vpa_aggregate_checkpoint_t *cp);
+
+/*
+ * LoadFromCheckpoint: rejects a version other than "v3" (TW_EINVAL, "unsupported checkpoint
+ * version X"), then sets the sample bookkeeping and loads both histograms (added to theirs).
+ */
+int tw_vpa_aggregate_load(tw_vpa_aggregate_t *a, const tw_vpa_aggregate_checkpoint_t *cp,
+                          tw_error_t *err);
+
+/*
+ * ContainerState: one running container's view, feeding its aggregate. Fill with
+ * tw_vpa_container_init(); the fields are read-only for callers.
+ */
+typedef struct tw_vpa_container {
+    tw_vpa_aggregate_t *agg;       /* borrowed; outlives the container state */
+    int64_t last_cpu_sample_ms;    /* LastCPUSampleStart */
+    int64_t last_memory_sample_ms; /* lastMemorySampleStart */
+    int64_t window_end_ms;         /* end of the current memory aggregation interval */
+    int64_t memory_peak;           /* this interval's usage peak, bytes */
+    int64_t oom_peak;              /* this interval's OOM-derived peak, bytes */
+} tw_vpa_container_t;
+
+/* Starts a container state that feeds agg (borrowed). */
+void tw_vpa_container_init(tw_vpa_container_t *c, tw_vpa_aggregate_t *agg);
+
+/* A CPU usage sample (millicores) measured from t_ms. Returns false when it was discarded:
+ * negative, or not after the last CPU sample. */
+bool tw_vpa_container_add_cpu(tw_vpa_container_t *c, int64_t usage_milli, int64_t t_ms);
+
+/* A memory usage sample (bytes): updates this interval's peak or opens a new interval. Returns
+ * false when discarded: negative, or before the last memory sample. */
+bool tw_vpa_container_add_memory(tw_vpa_container_t *c, int64_t usage_bytes, int64_t t_ms);
+
+/*
+ * RecordOOM: bumps memory to max(used + min bump, used * ratio) with used = max(request, this
+ * interval's usage peak), recorded as a peak. Returns 0, or TW_EINVAL ("OOM event will be
+ * discarded - it is too old") for an OOM more than one interval before the last memory sample.
+ */
+int tw_vpa_container_record_oom(tw_vpa_container_t *c, int64_t t_ms, int64_t requested_bytes,
+                                tw_error_t *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Estimators (vpa_estimator.c)                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef enum tw_vpa_stage_kind {
+    TW_VPA_STAGE_PERCENTILE = 0, /* the histogram's percentile p (innermost only) */
+    TW_VPA_STAGE_CONST,          /* a constant amount (innermost only) */
+    TW_VPA_STAGE_MARGIN,         /* x + trunc(x * fraction) */
+    TW_VPA_STAGE_CONFIDENCE,     /* x * (1 + multiplier/confidence)^exponent */
+    TW_VPA_STAGE_MIN,            /* max(x, amount) */
+} tw_vpa_stage_kind_t;
+
+/* One estimator of the chain. */
+typedef struct tw_vpa_stage {
+    tw_vpa_stage_kind_t kind;
+    double value;        /* percentile p, margin fraction, or confidence multiplier */
+    double exponent;     /* confidence */
+    int64_t interval_ms; /* confidence interval, > 0 */
+    int64_t amount;      /* const and min: millicores or bytes */
+} tw_vpa_stage_t;
+
+#define TW_VPA_CHAIN_MAX 8
+
+/* A chain, innermost stage first. */
+typedef struct tw_vpa_chain {
+    tw_vpa_stage_t stages[TW_VPA_CHAIN_MAX];
+    size_t n;
+} tw_vpa_chain_t;
+
+/*
+ * Runs chain for resource r over agg (agg may be NULL when the chain has no percentile stage:
+ * confidence is then 0). Returns the amount (millicores or bytes), or -1 for an empty or
+ * malformed chain.
+ */
+int64_t tw_vpa_chain_estimate(const tw_vpa_chain_t *chain, tw_vpa_resource_t r,
+                              const tw_vpa_aggregate_t *agg);
+
+/* Same over an explicit histogram for resource r (cores or bytes; NULL reads as empty), with
+ * confidence taken from conf (may be NULL: confidence 0). */
+int64_t tw_vpa_chain_estimate_hist(const tw_vpa_chain_t *chain, tw_vpa_resource_t r,
+                                   const tw_vpa_hist_t *hist, const tw_vpa_aggregate_t *conf);
+
+typedef enum tw_vpa_bound {
+    TW_VPA_TARGET = 0,
+    TW_VPA_LOWER = 1,
+    TW_VPA_UPPER = 2,
+    TW_VPA_NBOUNDS = 3,
+} tw_vpa_bound_t;
+
+/* The chains per bound and resource, plus the pod minimums. */
+typedef struct tw_vpa_estimators {
+    tw_vpa_chain_t chain[TW_VPA_NBOUNDS][TW_VPA_NRES];
+    double pod_min_cpu_millicores; /* --pod-recommendation-min-cpu-millicores, 25 */
+    double pod_min_memory_mb;      /* --pod-recommendation-min-memory-mb, 250 (MiB) */
+} tw_vpa_estimators_t;
+
+/* Recommender flags that shape the default chains. */
+typedef struct tw_vpa_recommender_config {
+    double target_cpu_percentile, lower_cpu_percentile, upper_cpu_percentile; /* .9 .5 .95 */
+    double target_memory_percentile, lower_memory_percentile, upper_memory_percentile;
+    double margin_fraction;             /* --recommendation-margin-fraction, 0.15 */
+    int64_t confidence_interval_cpu_ms; /* 24 h */
+    int64_t confidence_interval_memory_ms;
+    double pod_min_cpu_millicores;
+    double pod_min_memory_mb;
+} tw_vpa_recommender_config_t;
+
+/* Fills the VPA's defaults. */
+void tw_vpa_recommender_config_init(tw_vpa_recommender_config_t *cfg);
+
+/* Builds the VPA's chains: target = margin(percentile); lower = confidence(0.001, -2) of
+ * margin(percentile); upper = confidence(1, 1) of margin(percentile). */
+void tw_vpa_estimators_init(tw_vpa_estimators_t *est, const tw_vpa_recommender_config_t *cfg);
+
+/* A resource list: has[r] says whether the resource is present. */
+typedef struct tw_vpa_rlist {
+    bool has[TW_VPA_NRES];
+    int64_t v[TW_VPA_NRES]; /* millicores, bytes */
+} tw_vpa_rlist_t;
+
+/* One container of the VPA's pods, as the recommender sees it. */
+typedef struct tw_vpa_pod_container {
+    const char *name;              /* borrowed */
+    const tw_vpa_aggregate_t *agg; /* borrowed; NULL means "no history" */
+    bool mode_off;                 /* policy mode Off: no recommendation, not counted */
+    bool controls[TW_VPA_NRES];    /* controlledResources (both true by default) */
+} tw_vpa_pod_container_t;
+
+/* One container's estimate. */
+typedef struct tw_vpa_estimate {
+    bool present; /* false for mode Off */
+    tw_vpa_rlist_t bound[TW_VPA_NBOUNDS];
+} tw_vpa_estimate_t;
+
+/*
+ * GetRecommendedPodResources: for each non-Off container, every bound's chain followed by
+ * max(x, podMin / n) where n counts the non-Off containers, filtered to controlledResources.
+ * out has n entries, in the order of containers.
+ */
+void tw_vpa_recommend_pod(const tw_vpa_estimators_t *est, const tw_vpa_pod_container_t *containers,
+                          size_t n, tw_vpa_estimate_t *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Quantities, policies, capping and limits (vpa_quantity.c, vpa_capping.c)                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Parses a Kubernetes quantity ("500m", "1Gi", "1.5", "2e3") into the amount the VPA compares:
+ * MilliValue() for CPU, Value() for memory (both rounded up, like resource.Quantity). Returns
+ * 0, TW_EPARSE for bad syntax, or TW_ELIMIT when the amount does not fit in an int64.
+ */
+int tw_vpa_quantity_parse(const char *text, size_t len, tw_vpa_resource_t r, int64_t *out,
+                          tw_error_t *err);
+
+/* Formats an amount as a quantity: "<n>m" for CPU, "<n>" for memory. */
+void tw_vpa_quantity_format(tw_vpa_resource_t r, int64_t amount, char *buf, size_t bufsz);
+
+/* One container's requests and limits (status resources already folded in by the caller). */
+typedef struct tw_vpa_pod_spec_container {
+    const char *name; /* borrowed */
+    tw_vpa_rlist_t requests;
+    tw_vpa_rlist_t limits;
+} tw_vpa_pod_spec_container_t;
+
+/* containerPolicies[] entry. */
+typedef struct tw_vpa_container_policy {
+    const char *name;           /* borrowed; "*" is the default for every other container */
+    bool mode_off;              /* mode: Off */
+    bool requests_only;         /* controlledValues: RequestsOnly */
+    tw_vpa_rlist_t min_allowed; /* a 0 or absent amount is no bound */
+    tw_vpa_rlist_t max_allowed;
+} tw_vpa_container_policy_t;
+
+/* PodResourcePolicy. */
+typedef struct tw_vpa_policy {
+    const tw_vpa_container_policy_t *containers; /* borrowed */
+    size_t n;
+} tw_vpa_policy_t;
+
+/* GetContainerResourcePolicy: the entry named name, else the "*" entry, else NULL. */
+const tw_vpa_container_policy_t *tw_vpa_policy_find(const tw_vpa_policy_t *p, const char *name);
+
+/* A LimitRangeItem (one type: Container or Pod). */
+typedef struct tw_vpa_limit_range {
+    tw_vpa_rlist_t min, max, def; /* def: "default" (the default limit) */
+} tw_vpa_limit_range_t;
+
+/* One container's recommendation (RecommendedContainerResources). */
+typedef struct tw_vpa_container_rec {
+    const char *name; /* borrowed */
+    tw_vpa_rlist_t bound[TW_VPA_NBOUNDS];
+    tw_vpa_rlist_t uncapped;
+} tw_vpa_container_rec_t;
+
+/* The most annotations capping writes for one container. */
+#define TW_VPA_MAX_ANNOTATIONS 12
+
+/* Capping annotations of one container (static strings). */
+typedef struct tw_vpa_annotations {
+    const char *text[TW_VPA_MAX_ANNOTATIONS];
+    size_t n;
+} tw_vpa_annotations_t;
+
+/* What tw_vpa_proportional_limit decided. */
+typedef struct tw_vpa_limit_result {
+    bool has_limit;  /* false: leave the limit unset */
+    int64_t limit;   /* millicores or bytes */
+    bool saturated;  /* the result overflowed int64 and was capped at INT64_MAX */
+    bool annotation; /* upstream adds an annotation (no limit, zero recommendation, overflow) */
+} tw_vpa_limit_result_t;
+
+/*
+ * getProportionalResourceLimit: newLimit = origLimit * rec / origRequest (floor), with the
+ * LimitRange default when the container has no limit, limit = rec when there is no request or
+ * request == limit. NULL pointers mean "absent".
+ */
+void tw_vpa_proportional_limit(tw_vpa_resource_t r, const int64_t *orig_limit,
+                               const int64_t *orig_request, const int64_t *rec,
+                               const int64_t *default_limit, tw_vpa_limit_result_t *out);
+
+/* How tw_vpa_scale_cpu ended. */
+typedef enum tw_vpa_scale_result {
+    TW_VPA_SCALE_OK = 0,
+    TW_VPA_SCALE_CAPPED,
+    TW_VPA_SCALE_DIVISION_BY_ZERO,
+} tw_vpa_scale_result_t;
+
+/* scaleQuantityProportionallyCPU: q * result / base in millicores, floor (or ceil with
+ * round_up); base 0 returns q unchanged. */
+tw_vpa_scale_result_t tw_vpa_scale_cpu(int64_t q, int64_t base, int64_t result, bool round_up,
+                                       int64_t *out);
+
+/*
+ * ApplyVPAPolicy (recommender side): per container, minAllowed then maxAllowed on target, lower
+ * and upper bound; global_max (may be NULL) fills resources missing from the container's
+ * maxAllowed. uncappedTarget is untouched. recs is changed in place.
+ */
+void tw_vpa_policy_apply(tw_vpa_container_rec_t *recs, size_t n, const tw_vpa_policy_t *policy,
+                         const tw_vpa_rlist_t *global_max);
+
+/*
+ * applyPodLimitRange for one resource and one bound: scales the recommendations of the pod's
+ * containers so their sum (and the sum of their proportional limits) fits the Pod LimitRange.
+ * recs is changed in place; recommendations for containers not in the pod are left alone.
+ */
+void tw_vpa_pod_limit_range_apply(tw_vpa_container_rec_t *recs, size_t n,
+                                  const tw_vpa_pod_spec_container_t *pod, size_t n_pod,
+                                  const tw_vpa_limit_range_t *lr, tw_vpa_resource_t r,
+                                  tw_vpa_bound_t b);
+
+/*
+ * cappingRecommendationProcessor.Apply (updater and admission side). recs (n, may be NULL with
+ * has_recs false for a nil recommendation) is the VPA's recommendation; policy may be NULL.
+ * pod_lr / container_lr NULL mean "no LimitRange". Writes up to n + n_pod entries to out and
+ * ann (same index), sets *n_out, and returns 1 for a result, 0 for a nil result (no
+ * recommendation and no policy).
+ */
+int tw_vpa_cap_apply(const tw_vpa_container_rec_t *recs, size_t n, bool has_recs,
+                     const tw_vpa_policy_t *policy, const tw_vpa_pod_spec_container_t *pod,
+                     size_t n_pod, const tw_vpa_limit_range_t *container_lr,
+                     const tw_vpa_limit_range_t *pod_lr, tw_vpa_container_rec_t *out,
+                     tw_vpa_annotations_t *ann, size_t *n_out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Checkpoint bytes (vpa_checkpoint.c)                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Largest encoded checkpoint tw_vpa_checkpoint_decode accepts. */
+#define TW_VPA_CHECKPOINT_MAX_BYTES (1u << 20)
+
+/*
+ * Encodes a checkpoint (docs/autoscaling-vpa.md, "Checkpoint format"): magic, version, sample
+ * bookkeeping, both histograms, CRC-32C. Returns a malloc'd buffer (*len bytes) the caller
+ * frees, or NULL with TW_ELIMIT in err when it would exceed TW_VPA_CHECKPOINT_MAX_BYTES.
+ */
+uint8_t *tw_vpa_checkpoint_encode(const tw_vpa_aggregate_checkpoint_t *cp, size_t *len,
+                                  tw_error_t *err);
+
+/*
+ * Decodes bytes written by tw_vpa_checkpoint_encode into *cp (call _fini afterwards, also on
+ * error). Returns 0, or TW_EPARSE naming the offset and what was expected: bad magic,
+ * truncation, trailing bytes, a CRC mismatch ("checkpoint is corrupt: CRC ..."), or counts that
+ * do not fit.
+ */
+int tw_vpa_checkpoint_decode(const uint8_t *data, size_t len, tw_vpa_aggregate_checkpoint_t *cp,
+                             tw_error_t *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Conformance case file (vpa_casefile.c)                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Largest case file tw_vpa_cases_run() accepts. */
+#define TW_VPA_CASES_MAX_BYTES (64u * 1024u * 1024u)
+
+/*
+ * Loads a cases.json-format file (schema in ../shared/conformance/vpa/README.md), runs every
+ * case and prints one JSON object per line to out: the case id and the computed fields under
+ * the names the case's `expected` uses. Kinds this module does not implement (the updater's
+ * `updater_eligibility`) print {"id", "skipped": reason}. With check != 0 it compares against
+ * `expected`, prints "FAIL <id>: <field>: expected <json>, got <json>" per failing field and
+ * last "N passed, N failed, N skipped". Returns 0 when nothing failed (or check == 0), TW_EINVAL
+ * when some case failed, or another negative code (err names the case id and the JSON path)
+ * when the file cannot be read or a case is malformed.
+ */
+int tw_vpa_cases_run(const char *path, int check, FILE *out, tw_error_t *err);
+
+/* Same, from memory; name is used in messages (may be NULL). */
+int tw_vpa_cases_run_buf(const char *data, size_t len, const char *name, int check, FILE *out,
+                         tw_error_t *err);
+
+#endif
