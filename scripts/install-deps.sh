@@ -17,6 +17,8 @@ packages=(
   libcmocka-dev clang libclang-rt-14-dev prometheus curl python3 procps util-linux
   # the fake Kubernetes API server's test certificates (tests/fakes)
   openssl
+  # alerting: a real Alertmanager 0.25 as the notifier's peer
+  prometheus-alertmanager
   # formatting and static checks
   clang-format
 )
