@@ -161,12 +161,12 @@ static int nomad_call(nomad_t *m, const char *ns, const char *method, const char
     tw_buf_printf(&url, "%s%s", m->address, path);
     if (ns != NULL && ns[0] != '\0') {
         tw_buf_printf(&url, "%cnamespace=", sep);
-        tw_orch_query_escape(&url, ns);
+        tw_kube_query_escape(&url, ns);
         sep = '&';
     }
     if (m->region != NULL) {
         tw_buf_printf(&url, "%cregion=", sep);
-        tw_orch_query_escape(&url, m->region);
+        tw_kube_query_escape(&url, m->region);
     }
     const char *token = m->token;
     if (token == NULL && m->token_file != NULL &&
@@ -212,7 +212,7 @@ static const char *ns_of(const nomad_t *m, const tw_orch_ref_t *ref)
 static void job_path(tw_buf_t *b, const char *job, const char *suffix)
 {
     tw_buf_puts(b, "/v1/job/");
-    tw_orch_path_escape(b, job);
+    tw_kube_path_escape(b, job);
     tw_buf_puts(b, suffix);
 }
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * orchestrator_int.h - what the orchestrator module's files share: the driver vtable, the small
- * libcurl wrapper the HTTP drivers use, and the pure pieces (kubeconfig parsing, Scale and pod
- * list JSON, label-selector queries, Retry-After, the QPS token bucket, exec templates, Nomad
- * bodies) that the unit tests call directly. No other folder includes this header.
+ * libcurl wrapper the Nomad driver uses, and the pure pieces (Scale and pod list JSON,
+ * label-selector queries, exec templates, Nomad bodies) that the unit tests call directly. The
+ * Kubernetes client itself (kubeconfig, requests, retries, the QPS bucket, URL escaping, Status
+ * errors) lives in common/kube.h. No other folder includes this header.
  *
  * The pure functions do no I/O (except where a doc comment says it reads a file), read no clock
  * (time is a parameter) and never log.
@@ -18,6 +19,7 @@
 #include "autoscaler/orchestrator/orchestrator.h"
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/kube.h"
 
 /* ---- Drivers ---------------------------------------------------------------------------- */
 
@@ -59,80 +61,7 @@ int tw_orch_quantity_milli(const char *s, int64_t *out);
 /* RFC 3339 time ("2026-01-01T00:00:00Z", fractions and offsets) to ms since epoch. */
 int tw_orch_rfc3339_parse(const char *s, int64_t *out_ms);
 
-/*
- * A Retry-After value: delay-seconds ("120") or an HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT",
- * relative to now_ms; a date in the past is 0). Returns 0 with *delay_ms, or TW_EPARSE.
- */
-int tw_orch_retry_after_parse(const char *value, int64_t now_ms, int64_t *delay_ms);
-
-/*
- * Exponential backoff for a retry without Retry-After: 250 ms doubled per attempt (attempt 0
- * is the first retry), at most cap_ms.
- */
-int64_t tw_orch_backoff_ms(int attempt, int64_t cap_ms);
-
-/*
- * A token bucket (golang.org/x/time/rate semantics, as client-go's QPS/burst limiter): holds up
- * to burst tokens, refills qps tokens per second. Time is a parameter (monotonic ns).
- */
-typedef struct tw_orch_ratelimit {
-    double qps;
-    double burst;
-    double tokens;   /* may go negative: reservations not yet covered */
-    int64_t last_ns; /* when tokens was last brought up to date */
-    bool started;
-} tw_orch_ratelimit_t;
-
-/* A full bucket. qps <= 0 disables limiting. */
-void tw_orch_ratelimit_init(tw_orch_ratelimit_t *rl, double qps, int burst);
-/* Takes one token at now_ns; returns how long (ns) the caller must wait before acting (0: now). */
-int64_t tw_orch_ratelimit_reserve(tw_orch_ratelimit_t *rl, int64_t now_ns);
-
-/* Appends s percent-encoded as Go's url.QueryEscape does (space as '+'). */
-int tw_orch_query_escape(tw_buf_t *out, const char *s);
-/* Appends s percent-encoded as a path segment (url.PathEscape). */
-int tw_orch_path_escape(tw_buf_t *out, const char *s);
-
 /* ---- Kubernetes ------------------------------------------------------------------------- */
-
-/* Where and how to reach an API server: a kubeconfig context or the in-cluster config. */
-typedef struct tw_orch_kubeconfig {
-    char *server;    /* "https://host:port" */
-    char *namespace; /* the context's namespace, or NULL */
-    char *ca_file;   /* certificate-authority (absolute path) */
-    char *ca_data;   /* certificate-authority-data, decoded PEM */
-    size_t ca_data_len;
-    char *cert_file; /* client-certificate */
-    char *cert_data; /* client-certificate-data, decoded */
-    size_t cert_data_len;
-    char *key_file; /* client-key */
-    char *key_data; /* client-key-data, decoded */
-    size_t key_data_len;
-    char *token;           /* static bearer token */
-    char *token_file;      /* tokenFile or the service-account token: re-read as it rotates */
-    char *tls_server_name; /* tls-server-name */
-    bool insecure;         /* insecure-skip-tls-verify: true */
-} tw_orch_kubeconfig_t;
-
-/* Frees the strings. NULL is a no-op. */
-void tw_orch_kubeconfig_fini(tw_orch_kubeconfig_t *kc);
-
-/*
- * Parses a kubeconfig (data[0..len), named file in errors) and resolves context (NULL:
- * current-context) into *out. Relative file paths are resolved against dir (the kubeconfig's
- * folder; NULL: the working directory), like client-go. exec and auth-provider users are
- * refused (TW_EINVAL). Errors name file:line:col where a node is at fault.
- */
-int tw_orch_kubeconfig_parse(const char *data, size_t len, const char *file, const char *dir,
-                             const char *context, tw_orch_kubeconfig_t *out, tw_error_t *err);
-
-/*
- * The in-cluster configuration: https://host:port (an IPv6 host in brackets), sa_dir/token
- * (re-read by the client), sa_dir/ca.crt and the namespace in sa_dir/namespace (read now;
- * absent is fine). host or port NULL/empty is TW_ENOTFOUND ("not running in a cluster").
- */
-int tw_orch_kube_incluster(const char *sa_dir, const char *host, const char *port,
-                           tw_orch_kubeconfig_t *out, tw_error_t *err);
 
 /* "/apis/apps/v1/namespaces/<ns>/<deployments|statefulsets>/<name>/scale". TW_EINVAL for
  * another kind. */
@@ -152,13 +81,6 @@ int tw_orch_kube_scale_parse(const char *body, size_t len, const char *what, tw_
  */
 int tw_orch_kube_scale_emit(tw_buf_t *out, const char *ns, const char *name,
                             const tw_orch_scale_t *observed, int32_t replicas);
-
-/*
- * Maps an HTTP answer that is not 2xx to a TW_E* code, with the Status object's message when
- * the body is one ("Error from server (Conflict): Operation cannot be fulfilled on ...").
- */
-int tw_orch_kube_status_error(long http_status, const char *body, size_t len, const char *what,
-                              tw_error_t *err);
 
 /*
  * Parses a v1 PodList, appending its pods to out. *cont (size contsz) receives
@@ -218,7 +140,7 @@ void tw_orch_exec_argv_free(char **argv);
 int tw_orch_exec_run(char *const *argv, int64_t timeout_ms, tw_buf_t *out, tw_buf_t *errout,
                      int *exit_code, tw_error_t *err);
 
-/* ---- HTTP (orch_http.c, libcurl) -------------------------------------------------------- */
+/* ---- HTTP for the Nomad driver (orch_http.c, libcurl) --------------------------------------- */
 
 /* TLS and auth settings of one peer. Strings borrowed. */
 typedef struct tw_orch_http_tls {

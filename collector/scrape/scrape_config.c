@@ -50,8 +50,37 @@ void tw_scrape_groups_free(tw_scrape_group_t *g, size_t n)
             free((char *)g[i].labels[j].value);
         }
         free(g[i].labels);
+        for (size_t j = 0; g[i].tlabels != NULL && j < g[i].ntargets; j++) {
+            for (size_t k = 0; k < g[i].ntlabels[j]; k++) {
+                free((char *)g[i].tlabels[j][k].name);
+                free((char *)g[i].tlabels[j][k].value);
+            }
+            free(g[i].tlabels[j]);
+        }
+        free(g[i].tlabels);
+        free(g[i].ntlabels);
     }
     free(g);
+}
+
+static void kube_sd_fini(tw_scrape_kube_sd_t *k)
+{
+    free(k->api_server);
+    free(k->kubeconfig_file);
+    for (size_t i = 0; i < k->nnamespaces; i++) {
+        free(k->namespaces[i]);
+    }
+    free(k->namespaces);
+    for (int r = 0; r < TW_SCRAPE_KUBE_NROLES; r++) {
+        free(k->selector_label[r]);
+        free(k->selector_field[r]);
+    }
+    free(k->bearer_token);
+    free(k->bearer_token_file);
+    free(k->ca_file);
+    free(k->cert_file);
+    free(k->key_file);
+    free(k->sa_dir);
 }
 
 void tw_scrape_config_unref(tw_scrape_config_t *c)
@@ -80,6 +109,10 @@ void tw_scrape_config_unref(tw_scrape_config_t *c)
         free(c->file_sd[i].files);
     }
     free(c->file_sd);
+    for (size_t i = 0; i < c->nkube_sd; i++) {
+        kube_sd_fini(&c->kube_sd[i]);
+    }
+    free(c->kube_sd);
     tw_relabel_rules_free(c->relabel);
     tw_relabel_rules_free(c->metric_relabel);
     char **strs[] = {&c->basic_user,      &c->basic_password,   &c->basic_password_file,
@@ -569,6 +602,260 @@ out:
     return rc;
 }
 
+/* ---- kubernetes_sd_configs ------------------------------------------------------------------ */
+
+static const char *const kube_roles[] = {"node", "pod", "endpoints", "service"};
+
+static int kube_role_parse(const char *s)
+{
+    for (int i = 0; i < TW_SCRAPE_KUBE_NROLES; i++) {
+        if (strcmp(s, kube_roles[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static bool kube_role_known(const char *s)
+{
+    return kube_role_parse(s) >= 0 || strcmp(s, "endpointslice") == 0 || strcmp(s, "ingress") == 0;
+}
+
+static int parse_kube_selectors(tw_yaml_walk_t *w, const tw_yaml_node_t *seq, const char *sec,
+                                tw_scrape_kube_sd_t *k)
+{
+    /* SDConfig.UnmarshalYAML's allowedSelectors, for the roles tidewatch implements. */
+    static const char *const allowed[] = {"node", "pod", "pod, service, endpoints"};
+    if (tw_yaml_is_null(seq)) {
+        return 0;
+    }
+    if (seq->kind != TW_YAML_SEQ) {
+        return tw_yaml_error(w, seq, "%s.selectors: expected a list", sec);
+    }
+    bool seen[TW_SCRAPE_KUBE_NROLES] = {false};
+    for (size_t i = 0; i < seq->n; i++) {
+        static const char *const keys[] = {"role", "label", "field"};
+        const tw_yaml_node_t *v[3];
+        char sub[360];
+        char *role = NULL, *label = NULL, *field = NULL;
+        snprintf(sub, sizeof(sub), "%.300s.selectors[%zu]", sec, i);
+        int rc = tw_yaml_fields(w, seq->items[i], sub, keys, 3, v);
+        if (rc == 0 && (rc = tw_yaml_get_string(w, v[0], sub, "role", &role)) == 0 &&
+            (rc = tw_yaml_get_string(w, v[1], sub, "label", &label)) == 0) {
+            rc = tw_yaml_get_string(w, v[2], sub, "field", &field);
+        }
+        int r = role != NULL ? kube_role_parse(role) : -1;
+        if (rc == 0 && (role == NULL || !kube_role_known(role))) {
+            rc = tw_yaml_error(w, v[0] != NULL ? v[0] : seq->items[i],
+                               "%s: unknown Kubernetes SD role \"%s\"", sub,
+                               role != NULL ? role : "");
+        }
+        if (rc == 0 && r >= 0 && seen[r]) {
+            rc = tw_yaml_error(w, v[0], "%s: duplicated selector role: %s", sub, role);
+        }
+        bool ok =
+            r == k->role || (k->role == TW_SCRAPE_KUBE_ROLE_ENDPOINTS &&
+                             (r == TW_SCRAPE_KUBE_ROLE_POD || r == TW_SCRAPE_KUBE_ROLE_SERVICE));
+        if (rc == 0 && !ok) {
+            rc = tw_yaml_error(w, v[0], "%s: %s role supports only %s selectors", sub,
+                               kube_roles[k->role], allowed[k->role]);
+        }
+        if (rc == 0) {
+            seen[r] = true;
+            k->selector_label[r] = label;
+            k->selector_field[r] = field;
+            label = field = NULL;
+        }
+        free(role);
+        free(label);
+        free(field);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int parse_kube_sd_one(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *sec,
+                             const char *base_dir, tw_scrape_kube_sd_t *k)
+{
+    static const char *const keys[] = {
+        "api_server",        "role",       "kubeconfig_file",  "namespaces",   "selectors",
+        "attach_metadata",   "basic_auth", "authorization",    "tls_config",   "bearer_token",
+        "bearer_token_file", "proxy_url",  "follow_redirects", "enable_http2",
+    };
+    enum { NK = sizeof(keys) / sizeof(keys[0]) };
+    const tw_yaml_node_t *v[NK];
+    char *role = NULL, *kubeconfig = NULL;
+    tw_scrape_config_t *http = NULL;
+    int rc = tw_yaml_fields(w, n, sec, keys, NK, v);
+    if (rc == 0 && (rc = tw_yaml_get_string(w, v[0], sec, "api_server", &k->api_server)) == 0 &&
+        (rc = tw_yaml_get_string(w, v[1], sec, "role", &role)) == 0) {
+        rc = tw_yaml_get_string(w, v[2], sec, "kubeconfig_file", &kubeconfig);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    if (role == NULL || role[0] == '\0') {
+        rc = tw_yaml_error(w, v[1] != NULL ? v[1] : n,
+                           "%s: role missing (one of: pod, service, endpoints, endpointslice, "
+                           "node, ingress)",
+                           sec);
+        goto out;
+    }
+    if (!kube_role_known(role)) {
+        rc = tw_yaml_error(w, v[1], "%s: unknown Kubernetes SD role \"%s\"", sec, role);
+        goto out;
+    }
+    k->role = kube_role_parse(role);
+    if (k->role < 0 || k->role == TW_SCRAPE_KUBE_ROLE_SERVICE) {
+        rc = tw_yaml_error(w, v[1],
+                           "%s: role \"%s\" is not supported by tidewatch (supported: node, pod, "
+                           "endpoints)",
+                           sec, role);
+        goto out;
+    }
+    if (kubeconfig != NULL && kubeconfig[0] != '\0') {
+        k->kubeconfig_file = resolve_path(base_dir, kubeconfig);
+    }
+    if (k->api_server != NULL && k->api_server[0] == '\0') {
+        free(k->api_server);
+        k->api_server = NULL;
+    }
+    if (k->api_server != NULL && strncmp(k->api_server, "http://", 7) != 0 &&
+        strncmp(k->api_server, "https://", 8) != 0) {
+        rc = tw_yaml_error(w, v[0], "%s.api_server: \"%s\" is not an http(s) URL", sec,
+                           k->api_server);
+        goto out;
+    }
+    bool custom_http = false;
+    for (int i = 6; i < NK; i++) {
+        custom_http |= !tw_yaml_is_null(v[i]);
+    }
+    if (k->api_server != NULL && k->kubeconfig_file != NULL) {
+        rc = tw_yaml_error(w, v[2],
+                           "%s: cannot use 'kubeconfig_file' and 'api_server' "
+                           "simultaneously",
+                           sec);
+        goto out;
+    }
+    if (k->kubeconfig_file != NULL && custom_http) {
+        rc = tw_yaml_error(w, n,
+                           "%s: cannot use a custom HTTP client configuration together with "
+                           "'kubeconfig_file'",
+                           sec);
+        goto out;
+    }
+    if (k->api_server == NULL && k->kubeconfig_file == NULL && custom_http) {
+        rc = tw_yaml_error(w, n,
+                           "%s: to use custom HTTP client configuration please provide the "
+                           "'api_server' URL explicitly",
+                           sec);
+        goto out;
+    }
+    if (!tw_yaml_is_null(v[6]) || !tw_yaml_is_null(v[11])) {
+        rc = tw_yaml_error(w, !tw_yaml_is_null(v[6]) ? v[6] : v[11],
+                           "%s: %s is not supported for kubernetes_sd_configs (use a bearer "
+                           "token, authorization or a client certificate)",
+                           sec, !tw_yaml_is_null(v[6]) ? "basic_auth" : "proxy_url");
+        goto out;
+    }
+    /* The HTTP client settings, validated exactly as a scrape config's. */
+    http = tw_scrape_config_alloc();
+    if ((rc = parse_http(w, v + 6, sec, base_dir, http)) != 0) {
+        goto out;
+    }
+    if (http->auth_type != NULL && strcmp(http->auth_type, "Bearer") != 0) {
+        rc = tw_yaml_error(w, v[7],
+                           "%s.authorization: type \"%s\" is not supported for "
+                           "kubernetes_sd_configs (only Bearer)",
+                           sec, http->auth_type);
+        goto out;
+    }
+    k->bearer_token = http->auth_credentials;
+    k->bearer_token_file = http->auth_credentials_file;
+    k->ca_file = http->tls_ca_file;
+    k->cert_file = http->tls_cert_file;
+    k->key_file = http->tls_key_file;
+    k->insecure_skip_verify = http->tls_insecure_skip_verify;
+    http->auth_credentials = http->auth_credentials_file = NULL;
+    http->tls_ca_file = http->tls_cert_file = http->tls_key_file = NULL;
+
+    if (!tw_yaml_is_null(v[3])) {
+        static const char *const nkeys[] = {"names", "own_namespace"};
+        const tw_yaml_node_t *nv[2];
+        char sub[360];
+        snprintf(sub, sizeof(sub), "%.300s.namespaces", sec);
+        if ((rc = tw_yaml_fields(w, v[3], sub, nkeys, 2, nv)) != 0 ||
+            (rc = tw_yaml_get_bool(w, nv[1], sub, "own_namespace", &k->own_namespace)) != 0) {
+            goto out;
+        }
+        if (!tw_yaml_is_null(nv[0])) {
+            if (nv[0]->kind != TW_YAML_SEQ) {
+                rc = tw_yaml_error(w, nv[0], "%s.names: expected a list of namespaces", sub);
+                goto out;
+            }
+            k->namespaces = tw_xcalloc(nv[0]->n + 1, sizeof(char *));
+            for (size_t i = 0; i < nv[0]->n; i++) {
+                const char *ns = NULL;
+                if ((rc = tw_yaml_get_scalar(w, nv[0]->items[i], sub, "names", "a namespace",
+                                             &ns)) != 0) {
+                    goto out;
+                }
+                k->namespaces[k->nnamespaces++] = tw_xstrdup(ns != NULL ? ns : "");
+            }
+        }
+    }
+    if ((rc = parse_kube_selectors(w, v[4], sec, k)) != 0) {
+        goto out;
+    }
+    if (!tw_yaml_is_null(v[5])) {
+        static const char *const akeys[] = {"node"};
+        const tw_yaml_node_t *av[1];
+        bool node = false;
+        char sub[360];
+        snprintf(sub, sizeof(sub), "%.300s.attach_metadata", sec);
+        if ((rc = tw_yaml_fields(w, v[5], sub, akeys, 1, av)) != 0 ||
+            (rc = tw_yaml_get_bool(w, av[0], sub, "node", &node)) != 0) {
+            goto out;
+        }
+        if (node) {
+            rc = tw_yaml_error(w, av[0],
+                               "%s.node: attaching node metadata is not supported by "
+                               "tidewatch yet",
+                               sub);
+            goto out;
+        }
+    }
+out:
+    tw_scrape_config_unref(http);
+    free(role);
+    free(kubeconfig);
+    return rc;
+}
+
+static int parse_kube_sd(tw_yaml_walk_t *w, const tw_yaml_node_t *seq, const char *section,
+                         const char *base_dir, tw_scrape_config_t *c)
+{
+    if (tw_yaml_is_null(seq)) {
+        return 0;
+    }
+    if (seq->kind != TW_YAML_SEQ) {
+        return tw_yaml_error(w, seq, "%s: expected a list", section);
+    }
+    c->kube_sd = tw_xcalloc(seq->n + 1, sizeof(c->kube_sd[0]));
+    for (size_t i = 0; i < seq->n; i++) {
+        char sec[320];
+        snprintf(sec, sizeof(sec), "%.200s[%zu]", section, i);
+        tw_scrape_kube_sd_t *k = &c->kube_sd[c->nkube_sd++];
+        int rc = parse_kube_sd_one(w, seq->items[i], sec, base_dir, k);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int parse_one(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *sec,
                      const tw_scrape_global_t *g, const char *base_dir, tw_scrape_config_t *c)
 {
@@ -598,6 +885,7 @@ static int parse_one(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *sec
         "proxy_url",
         "follow_redirects",
         "enable_http2",
+        "kubernetes_sd_configs",
     };
     enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
     const tw_yaml_node_t *v[NKEYS];
@@ -665,6 +953,10 @@ static int parse_one(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *sec
         goto out;
     }
     if ((rc = parse_http(w, v + 17, sec, base_dir, c)) != 0) {
+        goto out;
+    }
+    snprintf(sub, sizeof(sub), "%s.kubernetes_sd_configs", sec);
+    if ((rc = parse_kube_sd(w, v[25], sub, base_dir, c)) != 0) {
         goto out;
     }
     /* ScrapeConfig.Validate's interval and timeout rules. */

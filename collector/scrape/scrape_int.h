@@ -12,6 +12,7 @@
 #ifndef TW_COLLECTOR_SCRAPE_INT_H
 #define TW_COLLECTOR_SCRAPE_INT_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -139,10 +140,15 @@ struct tw_relabel_rules {
 /* ---- scrape config ------------------------------------------------------------------------ */
 
 typedef struct tw_scrape_group {
-    tw_label_t *targets; /* each: {"__address__", addr}; strings owned */
+    tw_label_t *targets; /* each: {"__address__", addr}; the value owned */
     size_t ntargets;
     tw_label_t *labels; /* group labels, owned */
     size_t nlabels;
+    /* Per-target labels besides __address__ (kubernetes_sd; NULL for static and file_sd):
+     * tlabels[i][0..ntlabels[i]) belong to targets[i] and take precedence over the group's
+     * labels, as in a Prometheus targetgroup.Group. Names and values owned. */
+    tw_label_t **tlabels;
+    size_t *ntlabels;
 } tw_scrape_group_t;
 
 typedef struct tw_scrape_file_sd {
@@ -150,6 +156,35 @@ typedef struct tw_scrape_file_sd {
     size_t nfiles;
     int64_t refresh_interval_ms; /* default 5m */
 } tw_scrape_file_sd_t;
+
+/* kubernetes_sd_configs roles (and selector roles: service is one only for selectors). */
+enum {
+    TW_SCRAPE_KUBE_ROLE_NODE = 0,
+    TW_SCRAPE_KUBE_ROLE_POD,
+    TW_SCRAPE_KUBE_ROLE_ENDPOINTS,
+    TW_SCRAPE_KUBE_ROLE_SERVICE,
+    TW_SCRAPE_KUBE_NROLES,
+};
+
+/* One kubernetes_sd_configs item. Every string owned (NULL: not set). */
+typedef struct tw_scrape_kube_sd {
+    int role;              /* TW_SCRAPE_KUBE_ROLE_NODE, _POD or _ENDPOINTS */
+    char *api_server;      /* NULL: kubeconfig_file or in-cluster */
+    char *kubeconfig_file; /* resolved against base_dir */
+    char **namespaces;     /* namespaces.names; none: all namespaces */
+    size_t nnamespaces;
+    bool own_namespace;                          /* namespaces.own_namespace */
+    char *selector_label[TW_SCRAPE_KUBE_NROLES]; /* selectors[].label by role */
+    char *selector_field[TW_SCRAPE_KUBE_NROLES]; /* selectors[].field by role */
+    /* HTTP client settings (only with api_server) */
+    char *bearer_token;
+    char *bearer_token_file;
+    char *ca_file;
+    char *cert_file;
+    char *key_file;
+    bool insecure_skip_verify;
+    char *sa_dir; /* the service account folder for in-cluster config (tests); NULL: default */
+} tw_scrape_kube_sd_t;
 
 struct tw_scrape_config {
     atomic_int refs;
@@ -168,6 +203,8 @@ struct tw_scrape_config {
     size_t nstatic;
     tw_scrape_file_sd_t *file_sd;
     size_t nfile_sd;
+    tw_scrape_kube_sd_t *kube_sd;
+    size_t nkube_sd;
     tw_relabel_rules_t *relabel;
     tw_relabel_rules_t *metric_relabel;
     uint64_t sample_limit;
@@ -246,6 +283,43 @@ void tw_scrape_groups_free(tw_scrape_group_t *g, size_t n);
 /* Parses one target-group list from a YAML sequence (static_configs and YAML file_sd). */
 int tw_scrape_groups_from_yaml(tw_yaml_walk_t *w, const tw_yaml_node_t *seq, const char *section,
                                tw_scrape_group_t **out, size_t *n);
+
+/* ---- kubernetes_sd ------------------------------------------------------------------------ */
+
+/*
+ * The target group of one Kubernetes object, exactly as Prometheus' discovery/kubernetes builds
+ * it (Prometheus 3.5: node.go, pod.go, endpoints.go; see docs/scraping.md). Pure. Return 1 with
+ * *out filled (free with tw_scrape_groups_free(out, 1)), or 0 when the object yields no group
+ * (a node without an address, a pod without an IP: *out zeroed).
+ */
+int tw_scrape_kube_node_group(const json_t *node, tw_scrape_group_t *out);
+int tw_scrape_kube_pod_group(const json_t *pod, tw_scrape_group_t *out);
+/* svc: the Service of the same namespace and name, or NULL; pod_lookup finds a Pod a targetRef
+ * names (NULL: none). */
+int tw_scrape_kube_endpoints_group(const json_t *eps, const json_t *svc,
+                                   const json_t *(*pod_lookup)(void *ctx, const char *ns,
+                                                               const char *name),
+                                   void *ctx, tw_scrape_group_t *out);
+
+/* The watches of one kubernetes_sd_configs item. */
+typedef struct tw_scrape_kube_sd_run tw_scrape_kube_sd_run_t;
+
+/*
+ * Starts the watches of cfg (borrowed: must outlive the run) for job. After every change a
+ * watch thread calls wake(ctx); failures it recovers from go to on_error(ctx, job, msg) (may be
+ * NULL), both from the watch threads. Returns TW_E* when the API server configuration cannot be
+ * loaded (in-cluster config outside a cluster, an unreadable kubeconfig).
+ */
+int tw_scrape_kube_sd_start(const tw_scrape_kube_sd_t *cfg, const char *job,
+                            void (*wake)(void *ctx), void *ctx,
+                            void (*on_error)(void *ctx, const char *job, const char *msg),
+                            tw_scrape_kube_sd_run_t **out, tw_error_t *err);
+/* Stops the watches (within about a second) and frees the run. NULL is a no-op. */
+void tw_scrape_kube_sd_stop(tw_scrape_kube_sd_run_t *r);
+/* A counter that changes whenever the watched objects do. Thread-safe. */
+uint64_t tw_scrape_kube_sd_generation(const tw_scrape_kube_sd_run_t *r);
+/* The current target groups (free with tw_scrape_groups_free()). Thread-safe. */
+int tw_scrape_kube_sd_groups(tw_scrape_kube_sd_run_t *r, tw_scrape_group_t **out, size_t *n);
 
 /* ---- string-keyed hash table ------------------------------------------------------------- */
 

@@ -22,6 +22,9 @@
  *
  * file_sd files are polled (mtime, size, inode) every file_sd_poll_ms and fully re-read every
  * refresh_interval; a file that fails to read or parse keeps its previous targets.
+ * kubernetes_sd_configs run their own watch threads (scrape_kube_sd.c), started and stopped with
+ * their pool's config; a change bumps a generation counter and wakes this thread
+ * (curl_multi_wakeup), which then re-derives the pool's targets from a fresh snapshot.
  *
  * Thread model: mu guards everything; the scrape thread holds it except while waiting in
  * curl_multi_poll(), so the public functions can be called from any thread.
@@ -100,6 +103,9 @@ typedef struct pool {
     size_t nloops;
     sd_watch_t *sd;
     size_t nsd;
+    tw_scrape_kube_sd_run_t **kube; /* one per kubernetes_sd_configs item (NULL: failed) */
+    uint64_t *kube_gen;             /* the generation the last sync saw */
+    size_t nkube;
     double sync_sum_s;
     uint64_t sync_count;
 } pool_t;
@@ -546,11 +552,21 @@ static void end_loop(tw_scrape_manager_t *m, loop_t *l, int64_t now_ms)
 static void add_group_targets(tw_scrape_manager_t *m, pool_t *p, const tw_scrape_group_t *g,
                               tw_scrape_target_t **ts, size_t *nts, size_t *cap)
 {
+    tw_label_t *disc = NULL;
+    size_t disc_cap = 0;
     for (size_t i = 0; i < g->ntargets; i++) {
-        tw_label_t disc[64];
+        /* Target labels first, then the group's labels they do not override, then the address
+         * (targetgroup.Group semantics). */
+        const tw_label_t *tl = g->tlabels != NULL ? g->tlabels[i] : NULL;
+        size_t ntl = g->tlabels != NULL ? g->ntlabels[i] : 0;
+        tw_grow((void **)&disc, &disc_cap, g->nlabels + ntl + 1, sizeof(*disc));
         size_t nd = 0;
-        for (size_t j = 0; j < g->nlabels && nd < 63; j++) {
-            if (strcmp(g->labels[j].name, "__address__") != 0) {
+        for (size_t j = 0; j < ntl; j++) {
+            disc[nd++] = tl[j];
+        }
+        for (size_t j = 0; j < g->nlabels; j++) {
+            if (strcmp(g->labels[j].name, "__address__") != 0 &&
+                tw_labels_get(tl, ntl, g->labels[j].name) == NULL) {
                 disc[nd++] = g->labels[j];
             }
         }
@@ -580,6 +596,7 @@ static void add_group_targets(tw_scrape_manager_t *m, pool_t *p, const tw_scrape
         tw_grow((void **)ts, cap, *nts + 1, sizeof(**ts));
         (*ts)[(*nts)++] = t;
     }
+    free(disc);
     (void)m;
 }
 
@@ -598,6 +615,19 @@ static void pool_sync(tw_scrape_manager_t *m, pool_t *p, int64_t now_ms)
                 add_group_targets(m, p, &p->sd[w].files[f].groups[g], &ts, &nts, &cap);
             }
         }
+    }
+    for (size_t k = 0; k < p->nkube; k++) {
+        if (p->kube[k] == NULL) {
+            continue;
+        }
+        tw_scrape_group_t *gs = NULL;
+        size_t ng = 0;
+        p->kube_gen[k] = tw_scrape_kube_sd_generation(p->kube[k]);
+        tw_scrape_kube_sd_groups(p->kube[k], &gs, &ng);
+        for (size_t g = 0; g < ng; g++) {
+            add_group_targets(m, p, &gs[g], &ts, &nts, &cap);
+        }
+        tw_scrape_groups_free(gs, ng);
     }
     loop_t **nl = tw_xcalloc(nts + 1, sizeof(*nl));
     for (size_t i = 0; i < nts; i++) {
@@ -637,6 +667,49 @@ static void pool_sync(tw_scrape_manager_t *m, pool_t *p, int64_t now_ms)
     p->sync_count++;
 }
 
+static void kube_wake(void *ctx)
+{
+    tw_scrape_manager_t *m = ctx;
+    curl_multi_wakeup(m->multi);
+}
+
+static void kube_error(void *ctx, const char *job, const char *msg)
+{
+    (void)ctx;
+    tw_log(TW_LOG_WARN, "scrape", "Kubernetes watch failed; retrying", "discovery", "kubernetes",
+           "job", job, "err", msg, NULL);
+}
+
+static void pool_kube_stop(pool_t *p)
+{
+    /* Flag every run first so that their threads wind down together. */
+    for (size_t i = 0; i < p->nkube; i++) {
+        tw_scrape_kube_sd_stop(p->kube[i]);
+    }
+    free(p->kube);
+    free(p->kube_gen);
+    p->kube = NULL;
+    p->kube_gen = NULL;
+    p->nkube = 0;
+}
+
+static void pool_kube_start(tw_scrape_manager_t *m, pool_t *p, tw_scrape_config_t *cfg)
+{
+    p->nkube = cfg->nkube_sd;
+    p->kube = tw_xcalloc(p->nkube + 1, sizeof(*p->kube));
+    p->kube_gen = tw_xcalloc(p->nkube + 1, sizeof(*p->kube_gen));
+    for (size_t i = 0; i < p->nkube; i++) {
+        tw_error_t err;
+        tw_error_clear(&err);
+        if (tw_scrape_kube_sd_start(&cfg->kube_sd[i], cfg->job_name, kube_wake, m, kube_error,
+                                    &p->kube[i], &err) != 0) {
+            tw_log(TW_LOG_ERROR, "scrape", "Cannot create service discovery", "discovery",
+                   "kubernetes", "job", cfg->job_name, "err", err.msg, NULL);
+            p->kube[i] = NULL;
+        }
+    }
+}
+
 static void pool_set_config(tw_scrape_manager_t *m, pool_t *p, tw_scrape_config_t *cfg,
                             int64_t now_ms)
 {
@@ -644,6 +717,8 @@ static void pool_set_config(tw_scrape_manager_t *m, pool_t *p, tw_scrape_config_
         sd_watch_fini(&p->sd[i]);
     }
     free(p->sd);
+    /* The runs borrow their settings from the old config: stop them before dropping it. */
+    pool_kube_stop(p);
     tw_scrape_config_unref(p->cfg);
     p->cfg = tw_scrape_config_ref(cfg);
     p->nsd = cfg->nfile_sd;
@@ -652,6 +727,7 @@ static void pool_set_config(tw_scrape_manager_t *m, pool_t *p, tw_scrape_config_
         p->sd[i].cfg = &cfg->file_sd[i];
         sd_watch_poll(m, cfg->job_name, &p->sd[i], now_ms, true);
     }
+    pool_kube_start(m, p, cfg);
     pool_sync(m, p, now_ms);
 }
 
@@ -669,6 +745,7 @@ static void pool_free(tw_scrape_manager_t *m, pool_t *p, bool end, int64_t now_m
         sd_watch_fini(&p->sd[i]);
     }
     free(p->sd);
+    pool_kube_stop(p);
     tw_scrape_config_unref(p->cfg);
     free(p);
 }
@@ -723,6 +800,10 @@ static int64_t run_due(tw_scrape_manager_t *m, int64_t now_ms)
         for (size_t w = 0; w < p->nsd; w++) {
             changed |= sd_watch_poll(m, p->cfg->job_name, &p->sd[w], now_ms, false);
             next = min64(next, min64(p->sd[w].next_poll_ms, p->sd[w].next_refresh_ms));
+        }
+        for (size_t k = 0; k < p->nkube; k++) {
+            changed |=
+                p->kube[k] != NULL && tw_scrape_kube_sd_generation(p->kube[k]) != p->kube_gen[k];
         }
         if (changed) {
             pool_sync(m, p, now_ms);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "autoscaler/orchestrator/orchestrator_int.h"
+#include "common/kube.h"
 #include "common/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,9 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tw_error_clear(&err);
     switch (sel) {
     case 0: {
-        tw_orch_kubeconfig_t kc;
-        if (tw_orch_kubeconfig_parse(in, n, "fuzz", "/tmp", NULL, &kc, &err) == 0) {
-            tw_orch_kubeconfig_fini(&kc);
+        tw_kube_config_t kc;
+        if (tw_kube_config_parse(in, n, "fuzz", "/tmp", NULL, &kc, &err) == 0) {
+            tw_kube_config_fini(&kc);
         }
         break;
     }
@@ -48,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 3:
-        (void)tw_orch_kube_status_error(409, in, n, "fuzz", &err);
+        (void)tw_kube_status_error(409, in, n, "fuzz", &err);
         break;
     case 4: {
         tw_orch_scale_t sc;
@@ -62,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 6: {
         int64_t v;
-        (void)tw_orch_retry_after_parse(z, 0, &v);
+        (void)tw_kube_retry_after_parse(z, 0, &v);
         break;
     }
     case 7: {

@@ -19,12 +19,13 @@
 #include <unistd.h>
 
 #include "autoscaler/orchestrator/orchestrator_int.h"
+#include "common/kube.h"
 #include "common/buf.h"
 
 #define KC_DIR TW_FIXTURES "/kubeconfig"
 #define K8S_CAPTURED TW_SHARED "/conformance/fixtures/kubernetes/captured"
 
-static int parse_fixture(const char *name, const char *context, tw_orch_kubeconfig_t *kc,
+static int parse_fixture(const char *name, const char *context, tw_kube_config_t *kc,
                          tw_error_t *err)
 {
     char path[512];
@@ -32,7 +33,7 @@ static int parse_fixture(const char *name, const char *context, tw_orch_kubeconf
     snprintf(path, sizeof(path), "%s/%s", KC_DIR, name);
     tw_buf_init(&b, 0);
     assert_int_equal(tw_buf_read_file(&b, path, NULL), 0);
-    int rc = tw_orch_kubeconfig_parse(b.data, b.len, name, KC_DIR, context, kc, err);
+    int rc = tw_kube_config_parse(b.data, b.len, name, KC_DIR, context, kc, err);
     tw_buf_fini(&b);
     return rc;
 }
@@ -40,7 +41,7 @@ static int parse_fixture(const char *name, const char *context, tw_orch_kubeconf
 static void test_kubeconfig_current_context(void **state)
 {
     (void)state;
-    tw_orch_kubeconfig_t kc;
+    tw_kube_config_t kc;
     tw_error_t err;
     assert_int_equal(parse_fixture("two-contexts.yaml", NULL, &kc, &err), 0);
     assert_string_equal(kc.server, "https://api.prod.example:6443/");
@@ -53,7 +54,7 @@ static void test_kubeconfig_current_context(void **state)
     assert_memory_equal(kc.ca_data, "-----BEGIN CERTIFICATE-----\nTESTCA\n", 35);
     assert_string_equal(kc.tls_server_name, "kubernetes.default");
     assert_false(kc.insecure);
-    tw_orch_kubeconfig_fini(&kc);
+    tw_kube_config_fini(&kc);
 
     /* An explicit context overrides current-context. */
     assert_int_equal(parse_fixture("two-contexts.yaml", "dev", &kc, &err), 0);
@@ -62,7 +63,7 @@ static void test_kubeconfig_current_context(void **state)
     assert_string_equal(kc.token, "dev-token");
     assert_null(kc.namespace);
     assert_null(kc.ca_data);
-    tw_orch_kubeconfig_fini(&kc);
+    tw_kube_config_fini(&kc);
 
     assert_int_equal(parse_fixture("two-contexts.yaml", "staging", &kc, &err), TW_EINVAL);
     assert_string_equal(err.msg, "context was not found for specified context: staging");
@@ -72,7 +73,7 @@ static void test_kubeconfig_current_context(void **state)
 static void test_kubeconfig_files_and_errors(void **state)
 {
     (void)state;
-    tw_orch_kubeconfig_t kc;
+    tw_kube_config_t kc;
     tw_error_t err;
     assert_int_equal(parse_fixture("files.yaml", NULL, &kc, &err), 0);
     assert_string_equal(kc.server, "https://10.0.0.1:443");
@@ -81,7 +82,7 @@ static void test_kubeconfig_files_and_errors(void **state)
     assert_string_equal(kc.key_file, "/etc/tidewatch/client.key");
     assert_string_equal(kc.token_file, KC_DIR "/token");
     assert_null(kc.token);
-    tw_orch_kubeconfig_fini(&kc);
+    tw_kube_config_fini(&kc);
 
     assert_int_equal(parse_fixture("exec-user.yaml", NULL, &kc, &err), TW_EINVAL);
     assert_string_equal(err.msg, "user aws: exec authentication is not supported (use a token, "
@@ -97,7 +98,7 @@ static void test_kubeconfig_files_and_errors(void **state)
     assert_int_equal(err.line, 8);
 
     const char *broken = "clusters: [\n";
-    assert_int_equal(tw_orch_kubeconfig_parse(broken, strlen(broken), "x", NULL, NULL, &kc, &err),
+    assert_int_equal(tw_kube_config_parse(broken, strlen(broken), "x", NULL, NULL, &kc, &err),
                      TW_EPARSE);
 }
 
@@ -113,22 +114,22 @@ static void test_incluster(void **state)
     fputs("monitoring\n", f);
     fclose(f);
 
-    tw_orch_kubeconfig_t kc;
+    tw_kube_config_t kc;
     tw_error_t err;
-    assert_int_equal(tw_orch_kube_incluster(dir, "10.96.0.1", "443", &kc, &err), 0);
+    assert_int_equal(tw_kube_config_incluster(dir, "10.96.0.1", "443", &kc, &err), 0);
     assert_string_equal(kc.server, "https://10.96.0.1:443");
     snprintf(path, sizeof(path), "%s/token", dir);
     assert_string_equal(kc.token_file, path);
     snprintf(path, sizeof(path), "%s/ca.crt", dir);
     assert_string_equal(kc.ca_file, path);
     assert_string_equal(kc.namespace, "monitoring");
-    tw_orch_kubeconfig_fini(&kc);
+    tw_kube_config_fini(&kc);
 
-    assert_int_equal(tw_orch_kube_incluster(dir, "fd00::1", "6443", &kc, &err), 0);
+    assert_int_equal(tw_kube_config_incluster(dir, "fd00::1", "6443", &kc, &err), 0);
     assert_string_equal(kc.server, "https://[fd00::1]:6443");
-    tw_orch_kubeconfig_fini(&kc);
+    tw_kube_config_fini(&kc);
 
-    assert_int_equal(tw_orch_kube_incluster(dir, "", "443", &kc, &err), TW_ENOTFOUND);
+    assert_int_equal(tw_kube_config_incluster(dir, "", "443", &kc, &err), TW_ENOTFOUND);
     assert_string_equal(err.msg, "unable to load in-cluster configuration, "
                                  "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be "
                                  "defined");
@@ -205,8 +206,7 @@ static void test_status_errors(void **state)
                                &st);
     assert_int_equal(st, 409);
     tw_error_t err;
-    assert_int_equal(tw_orch_kube_status_error(st, body, strlen(body), "PUT x", &err),
-                     TW_ECONFLICT);
+    assert_int_equal(tw_kube_status_error(st, body, strlen(body), "PUT x", &err), TW_ECONFLICT);
     assert_string_equal(err.msg, "PUT x: Error from server (Conflict): Operation cannot be "
                                  "fulfilled on deployments.apps \"web\": the object has been "
                                  "modified; please apply your changes to the latest version and "
@@ -214,17 +214,17 @@ static void test_status_errors(void **state)
     free(body);
     const char *nf = "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"deployments.apps "
                      "\\\"nope\\\" not found\",\"reason\":\"NotFound\",\"code\":404}";
-    assert_int_equal(tw_orch_kube_status_error(404, nf, strlen(nf), "GET y", &err), TW_ENOTFOUND);
+    assert_int_equal(tw_kube_status_error(404, nf, strlen(nf), "GET y", &err), TW_ENOTFOUND);
     assert_string_equal(err.msg,
                         "GET y: Error from server (NotFound): deployments.apps \"nope\" not found");
-    assert_int_equal(tw_orch_kube_status_error(403, "", 0, "z", &err), TW_EFORBIDDEN);
+    assert_int_equal(tw_kube_status_error(403, "", 0, "z", &err), TW_EFORBIDDEN);
     assert_string_equal(err.msg, "z: server answered HTTP 403");
-    assert_int_equal(tw_orch_kube_status_error(503, "busy\n", 5, "z", &err), TW_ETRANSIENT);
+    assert_int_equal(tw_kube_status_error(503, "busy\n", 5, "z", &err), TW_ETRANSIENT);
     assert_string_equal(err.msg, "z: server answered HTTP 503: busy ");
-    assert_int_equal(tw_orch_kube_status_error(429, "", 0, "z", &err), TW_ETRANSIENT);
-    assert_int_equal(tw_orch_kube_status_error(422, "", 0, "z", &err), TW_EINVAL);
-    assert_int_equal(tw_orch_kube_status_error(401, "", 0, "z", &err), TW_EFORBIDDEN);
-    assert_int_equal(tw_orch_kube_status_error(302, "", 0, "z", &err), TW_EIO);
+    assert_int_equal(tw_kube_status_error(429, "", 0, "z", &err), TW_ETRANSIENT);
+    assert_int_equal(tw_kube_status_error(422, "", 0, "z", &err), TW_EINVAL);
+    assert_int_equal(tw_kube_status_error(401, "", 0, "z", &err), TW_EFORBIDDEN);
+    assert_int_equal(tw_kube_status_error(302, "", 0, "z", &err), TW_EIO);
 }
 
 static void test_paths_and_selector_query(void **state)
@@ -258,7 +258,7 @@ static void test_paths_and_selector_query(void **state)
     assert_int_equal(tw_orch_kube_selector_query(&b, ""), 0);
     assert_int_equal(b.len, 0);
     tw_buf_reset(&b);
-    assert_int_equal(tw_orch_path_escape(&b, "a b/c:d"), 0);
+    assert_int_equal(tw_kube_path_escape(&b, "a b/c:d"), 0);
     assert_string_equal(b.data, "a%20b%2Fc:d");
     tw_buf_fini(&b);
 }

@@ -17,6 +17,7 @@
 
 #include "autoscaler/orchestrator/orchestrator.h"
 #include "autoscaler/orchestrator/orchestrator_int.h"
+#include "common/kube.h"
 
 #define MS INT64_C(1000000)
 #define SEC INT64_C(1000000000)
@@ -122,64 +123,64 @@ static void test_retry_after(void **state)
 {
     (void)state;
     int64_t d = -1;
-    assert_int_equal(tw_orch_retry_after_parse("120", 0, &d), 0);
+    assert_int_equal(tw_kube_retry_after_parse("120", 0, &d), 0);
     assert_int_equal(d, 120000);
-    assert_int_equal(tw_orch_retry_after_parse(" 0 \r\n", 0, &d), 0);
+    assert_int_equal(tw_kube_retry_after_parse(" 0 \r\n", 0, &d), 0);
     assert_int_equal(d, 0);
     /* 1994-11-06T08:49:37Z = 784111777 s */
     int64_t now = INT64_C(784111777000) - 5500;
-    assert_int_equal(tw_orch_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", now, &d), 0);
+    assert_int_equal(tw_kube_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", now, &d), 0);
     assert_int_equal(d, 5500);
     assert_int_equal(
-        tw_orch_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", INT64_C(784111777000) + 1, &d),
+        tw_kube_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", INT64_C(784111777000) + 1, &d),
         0);
     assert_int_equal(d, 0);
-    assert_int_equal(tw_orch_retry_after_parse("-1", 0, &d), TW_EPARSE);
-    assert_int_equal(tw_orch_retry_after_parse("1.5", 0, &d), TW_EPARSE);
-    assert_int_equal(tw_orch_retry_after_parse("", 0, &d), TW_EPARSE);
-    assert_int_equal(tw_orch_retry_after_parse("Sun, 06 Nov 1994 08:49:37 UTC", 0, &d), TW_EPARSE);
-    assert_int_equal(tw_orch_retry_after_parse("Sun, 06 Foo 1994 08:49:37 GMT", 0, &d), TW_EPARSE);
-    assert_int_equal(tw_orch_retry_after_parse("99999999999999999999", 0, &d), TW_EPARSE);
+    assert_int_equal(tw_kube_retry_after_parse("-1", 0, &d), TW_EPARSE);
+    assert_int_equal(tw_kube_retry_after_parse("1.5", 0, &d), TW_EPARSE);
+    assert_int_equal(tw_kube_retry_after_parse("", 0, &d), TW_EPARSE);
+    assert_int_equal(tw_kube_retry_after_parse("Sun, 06 Nov 1994 08:49:37 UTC", 0, &d), TW_EPARSE);
+    assert_int_equal(tw_kube_retry_after_parse("Sun, 06 Foo 1994 08:49:37 GMT", 0, &d), TW_EPARSE);
+    assert_int_equal(tw_kube_retry_after_parse("99999999999999999999", 0, &d), TW_EPARSE);
 }
 
 static void test_backoff(void **state)
 {
     (void)state;
-    assert_int_equal(tw_orch_backoff_ms(0, 30000), 250);
-    assert_int_equal(tw_orch_backoff_ms(1, 30000), 500);
-    assert_int_equal(tw_orch_backoff_ms(3, 30000), 2000);
-    assert_int_equal(tw_orch_backoff_ms(20, 30000), 30000);
-    assert_int_equal(tw_orch_backoff_ms(1000, 100), 100);
+    assert_int_equal(tw_kube_backoff_ms(0, 30000), 250);
+    assert_int_equal(tw_kube_backoff_ms(1, 30000), 500);
+    assert_int_equal(tw_kube_backoff_ms(3, 30000), 2000);
+    assert_int_equal(tw_kube_backoff_ms(20, 30000), 30000);
+    assert_int_equal(tw_kube_backoff_ms(1000, 100), 100);
 }
 
 static void test_ratelimit(void **state)
 {
     (void)state;
-    tw_orch_ratelimit_t rl;
-    tw_orch_ratelimit_init(&rl, 5.0, 10);
+    tw_kube_ratelimit_t rl;
+    tw_kube_ratelimit_init(&rl, 5.0, 10);
     int64_t t = 1000 * SEC;
     /* the burst goes at once */
     for (int i = 0; i < 10; i++) {
-        assert_int_equal(tw_orch_ratelimit_reserve(&rl, t), 0);
+        assert_int_equal(tw_kube_ratelimit_reserve(&rl, t), 0);
     }
     /* then one every 200 ms, queued behind each other */
-    assert_int_equal(tw_orch_ratelimit_reserve(&rl, t), 200 * MS);
-    assert_int_equal(tw_orch_ratelimit_reserve(&rl, t), 400 * MS);
+    assert_int_equal(tw_kube_ratelimit_reserve(&rl, t), 200 * MS);
+    assert_int_equal(tw_kube_ratelimit_reserve(&rl, t), 400 * MS);
     /* 600 ms later both reservations are covered and one token is back */
-    assert_int_equal(tw_orch_ratelimit_reserve(&rl, t + 600 * MS), 0);
-    assert_int_equal(tw_orch_ratelimit_reserve(&rl, t + 600 * MS), 200 * MS);
+    assert_int_equal(tw_kube_ratelimit_reserve(&rl, t + 600 * MS), 0);
+    assert_int_equal(tw_kube_ratelimit_reserve(&rl, t + 600 * MS), 200 * MS);
     /* a long idle refills only up to the burst */
     t += 100 * SEC;
     for (int i = 0; i < 10; i++) {
-        assert_int_equal(tw_orch_ratelimit_reserve(&rl, t), 0);
+        assert_int_equal(tw_kube_ratelimit_reserve(&rl, t), 0);
     }
-    assert_int_equal(tw_orch_ratelimit_reserve(&rl, t), 200 * MS);
+    assert_int_equal(tw_kube_ratelimit_reserve(&rl, t), 200 * MS);
     /* a clock that goes backwards adds nothing */
-    assert_int_equal(tw_orch_ratelimit_reserve(&rl, t - SEC), 400 * MS);
+    assert_int_equal(tw_kube_ratelimit_reserve(&rl, t - SEC), 400 * MS);
 
-    tw_orch_ratelimit_init(&rl, 0, 0); /* disabled */
+    tw_kube_ratelimit_init(&rl, 0, 0); /* disabled */
     for (int i = 0; i < 100; i++) {
-        assert_int_equal(tw_orch_ratelimit_reserve(&rl, 0), 0);
+        assert_int_equal(tw_kube_ratelimit_reserve(&rl, 0), 0);
     }
 }
 

@@ -1,27 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * orch_kube_config.c - where the Kubernetes driver finds its API server: a kubeconfig file
- * (clusters, users and contexts resolved through current-context, as client-go's clientcmd does
- * for the fields tidewatch supports) or the in-cluster configuration (the service account's
- * token, CA and namespace, and KUBERNETES_SERVICE_HOST/PORT passed in by the caller).
+ * kube_config.c - where a Kubernetes client finds its API server: a kubeconfig file (clusters,
+ * users and contexts resolved through current-context, as client-go's clientcmd does for the
+ * fields tidewatch supports) or the in-cluster configuration (the service account's token, CA and
+ * namespace, and KUBERNETES_SERVICE_HOST/PORT passed in by the caller).
  *
- * Pure except tw_orch_kube_incluster(), which reads the namespace file. Unknown kubeconfig keys
- * (preferences, extensions, ...) are ignored as client-go ignores them; authentication we do not
- * implement (exec plugins, auth providers, basic auth) is refused by name.
+ * tw_kube_config_parse() is pure; tw_kube_config_incluster() reads the namespace file and
+ * tw_kube_config_load() reads the kubeconfig, the environment and the token. Unknown kubeconfig
+ * keys (preferences, extensions, ...) are ignored as client-go ignores them; authentication we do
+ * not implement (exec plugins, auth providers, basic auth) is refused by name.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "autoscaler/orchestrator/orchestrator_int.h"
+#include "common/kube.h"
 #include "common/buf.h"
 #include "common/mem.h"
 #include "common/yaml_tree.h"
 
-#define SA_DIR_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount"
+#define TOKEN_MAX_BYTES 65536
+#define KUBECONFIG_MAX_BYTES (16u << 20)
 
-void tw_orch_kubeconfig_fini(tw_orch_kubeconfig_t *kc)
+void tw_kube_config_fini(tw_kube_config_t *kc)
 {
     if (kc == NULL) {
         return;
@@ -195,8 +197,8 @@ static int get_file_or_data(tw_yaml_walk_t *w, const tw_yaml_node_t *m, const ch
     return 0;
 }
 
-int tw_orch_kubeconfig_parse(const char *data, size_t len, const char *file, const char *dir,
-                             const char *context, tw_orch_kubeconfig_t *out, tw_error_t *err)
+int tw_kube_config_parse(const char *data, size_t len, const char *file, const char *dir,
+                         const char *context, tw_kube_config_t *out, tw_error_t *err)
 {
     tw_yaml_doc_t *doc = NULL;
     tw_error_t local;
@@ -339,13 +341,13 @@ int tw_orch_kubeconfig_parse(const char *data, size_t len, const char *file, con
 out:
     tw_yaml_doc_free(doc);
     if (rc != 0) {
-        tw_orch_kubeconfig_fini(out);
+        tw_kube_config_fini(out);
     }
     return rc;
 }
 
-int tw_orch_kube_incluster(const char *sa_dir, const char *host, const char *port,
-                           tw_orch_kubeconfig_t *out, tw_error_t *err)
+int tw_kube_config_incluster(const char *sa_dir, const char *host, const char *port,
+                             tw_kube_config_t *out, tw_error_t *err)
 {
     memset(out, 0, sizeof(*out));
     if (host == NULL || host[0] == '\0' || port == NULL || port[0] == '\0') {
@@ -354,7 +356,7 @@ int tw_orch_kube_incluster(const char *sa_dir, const char *host, const char *por
                             "and KUBERNETES_SERVICE_PORT must be defined");
     }
     if (sa_dir == NULL) {
-        sa_dir = SA_DIR_DEFAULT;
+        sa_dir = TW_KUBE_SA_DIR;
     }
     tw_buf_t b;
     tw_buf_init(&b, 0);
@@ -381,4 +383,62 @@ int tw_orch_kube_incluster(const char *sa_dir, const char *host, const char *por
     tw_buf_fini(&ns);
     tw_buf_fini(&b);
     return 0;
+}
+
+static char *dirname_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        return NULL;
+    }
+    return tw_xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+int tw_kube_config_load(const char *kubeconfig, const char *context, const char *sa_dir,
+                        const char *server, tw_kube_config_t *out, tw_error_t *err)
+{
+    int rc;
+    memset(out, 0, sizeof(*out));
+    if (kubeconfig != NULL && kubeconfig[0] != '\0') {
+        tw_buf_t b;
+        tw_buf_init(&b, KUBECONFIG_MAX_BYTES);
+        rc = tw_buf_read_file(&b, kubeconfig, err);
+        if (rc == 0) {
+            char *dir = dirname_of(kubeconfig);
+            rc = tw_kube_config_parse(b.data != NULL ? b.data : "", b.len, kubeconfig, dir, context,
+                                      out, err);
+            free(dir);
+        }
+        tw_buf_fini(&b);
+    } else {
+        rc = tw_kube_config_incluster(sa_dir, getenv("KUBERNETES_SERVICE_HOST"),
+                                      getenv("KUBERNETES_SERVICE_PORT"), out, err);
+        if (rc == 0) {
+            /* client-go refuses to start without a readable token in-cluster. */
+            tw_buf_t b;
+            tw_buf_init(&b, TOKEN_MAX_BYTES);
+            rc = tw_buf_read_file(&b, out->token_file, err);
+            tw_buf_fini(&b);
+        }
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    if (server != NULL && server[0] != '\0') {
+        free(out->server);
+        out->server = tw_xstrdup(server);
+    }
+    size_t sl = strlen(out->server);
+    while (sl > 0 && out->server[sl - 1] == '/') {
+        out->server[--sl] = '\0';
+    }
+    if (strncmp(out->server, "https://", 8) != 0 && strncmp(out->server, "http://", 7) != 0) {
+        rc = tw_error_set(err, TW_EINVAL, "kubernetes: server %s is not an http(s) URL",
+                          out->server);
+    }
+out:
+    if (rc != 0) {
+        tw_kube_config_fini(out);
+    }
+    return rc;
 }
