@@ -43,6 +43,8 @@ conformance:
 	    $(SHARED)/conformance/promql/v2.42/*.test | tail -n 2; \
 	  echo "== HPA cases"; \
 	  ./$(BUILD)/tidewatch autoscaler calc --check $(SHARED)/conformance/hpa/cases.json | tail -n 1; \
+	  echo "== VPA cases"; \
+	  ./$(BUILD)/tidewatch autoscaler vpa-calc --check $(SHARED)/conformance/vpa/cases.json | tail -n 1; \
 	else echo "conformance: $(SHARED)/conformance not found, skipped"; fi
 
 asan:

@@ -575,10 +575,10 @@ int tw_vpa_checkpoint_decode(const uint8_t *data, size_t len, tw_vpa_aggregate_c
 /*
  * Loads a cases.json-format file (schema in ../shared/conformance/vpa/README.md), runs every
  * case and prints one JSON object per line to out: the case id and the computed fields under
- * the names the case's `expected` uses. Kinds this module does not implement (the updater's
- * `updater_eligibility`) print {"id", "skipped": reason}. With check != 0 it compares against
+ * the names the case's `expected` uses (recommender and updater kinds). A kind this module does
+ * not run prints {"id", "skipped": reason} (none today). With check != 0 it compares against
  * `expected`, prints "FAIL <id>: <field>: expected <json>, got <json>" per failing field and
- * last "N passed, N failed, N skipped". Returns 0 when nothing failed (or check == 0), TW_EINVAL
+ * last "N passed, N failed", with ", N skipped" appended when some case was skipped. Returns 0 when nothing failed (or check == 0), TW_EINVAL
  * when some case failed, or another negative code (err names the case id and the JSON path)
  * when the file cannot be read or a case is malformed.
  */
@@ -587,5 +587,293 @@ int tw_vpa_cases_run(const char *path, int check, FILE *out, tw_error_t *err);
 /* Same, from memory; name is used in messages (may be NULL). */
 int tw_vpa_cases_run_buf(const char *data, size_t len, const char *name, int check, FILE *out,
                          tw_error_t *err);
+
+/* ---- updater ---------------------------------------------------------------------------- */
+/*
+ * The VPA updater's decisions (vpa_updater.c; upstream pkg/updater/priority and
+ * pkg/updater/restriction): which pods need new resources and in what order, whether the
+ * VPA's evictionRequirements admit them, and whether a pod may be evicted or resized in place
+ * without taking its replica group below the eviction tolerance. Pure like the rest: the
+ * caller fetches pods, owners and recommendations, passes the time, and performs the Eviction
+ * API call or the pods/resize patch itself. Quantities are this module's amounts (millicores,
+ * bytes); docs/autoscaling-vpa.md ("Updater") explains the rules.
+ */
+
+/*
+ * Updater flag defaults (updater/config/config.go, restriction/pods_inplace_restriction.go):
+ * --min-replicas, --eviction-tolerance, --pod-update-threshold, the in-bounds eviction lifetime
+ * (12 h), --evict-after-oom-threshold (10 min), DeferredResizeUpdateTimeout (5 min) and
+ * InProgressResizeUpdateTimeout (1 h).
+ */
+#define TW_VPA_DEFAULT_MIN_REPLICAS 2
+#define TW_VPA_DEFAULT_EVICTION_TOLERANCE 0.5
+#define TW_VPA_DEFAULT_POD_UPDATE_THRESHOLD 0.1
+#define TW_VPA_DEFAULT_POD_LIFETIME_MS INT64_C(43200000)
+#define TW_VPA_DEFAULT_EVICT_AFTER_OOM_MS INT64_C(600000)
+#define TW_VPA_DEFERRED_RESIZE_TIMEOUT_MS INT64_C(300000)
+#define TW_VPA_IN_PROGRESS_RESIZE_TIMEOUT_MS INT64_C(3600000)
+
+/* updatePolicy.updateMode. */
+typedef enum tw_vpa_update_mode {
+    TW_VPA_UPDATE_RECREATE = 0, /* the default when unset */
+    TW_VPA_UPDATE_OFF,
+    TW_VPA_UPDATE_INITIAL,
+    TW_VPA_UPDATE_AUTO, /* deprecated; acts as Recreate */
+    TW_VPA_UPDATE_IN_PLACE_OR_RECREATE,
+    TW_VPA_UPDATE_IN_PLACE, /* needs the VPA feature gate InPlace */
+} tw_vpa_update_mode_t;
+
+/* Parses "Off", "Initial", "Recreate", "Auto", "InPlaceOrRecreate" or "InPlace" (exact case).
+ * Returns 0, or TW_EINVAL naming the accepted values. */
+int tw_vpa_update_mode_parse(const char *text, tw_vpa_update_mode_t *out, tw_error_t *err);
+
+/* The manifest spelling of m ("Recreate", ...). */
+const char *tw_vpa_update_mode_name(tw_vpa_update_mode_t m);
+
+/* One entry of status.containerStatuses[], as far as the updater reads it. */
+typedef struct tw_vpa_container_status {
+    const char *name;             /* borrowed */
+    const char *last_termination; /* lastTerminationState.terminated.reason; NULL: none */
+    int64_t last_started_ms;      /* that termination's startedAt */
+    int64_t last_finished_ms;     /* that termination's finishedAt */
+} tw_vpa_container_status_t;
+
+/* One entry of status.conditions[]. */
+typedef struct tw_vpa_pod_condition {
+    const char *type;    /* borrowed, e.g. "PodResizePending", "PodResizeInProgress" */
+    bool status_true;    /* status == "True" */
+    const char *reason;  /* NULL or "" when unset */
+    const char *message; /* NULL or "" when unset */
+} tw_vpa_pod_condition_t;
+
+/*
+ * A running pod as the updater sees it. All pointers are borrowed and must outlive every call
+ * (and every tw_vpa_restriction_t) they are passed to.
+ */
+typedef struct tw_vpa_updater_pod {
+    const char *name;
+    const tw_vpa_pod_spec_container_t *containers; /* requests from status resources when set */
+    size_t n_containers;
+    const tw_vpa_container_status_t *statuses;
+    size_t n_statuses;
+    const char *observed_containers; /* the vpaObservedContainers annotation; NULL: absent */
+    bool cpu_boost;                  /* has an annotation with prefix "vpaCpuStartupBoost/" */
+    bool pending;                    /* status.phase == Pending */
+    bool has_start_time;             /* status.startTime is set */
+    int64_t start_ms;                /* status.startTime */
+    const char *owner_kind;          /* the controller ownerReference; NULL: none */
+    const char *owner_name;
+    const tw_vpa_pod_condition_t *conditions;
+    size_t n_conditions;
+    bool restart_on_resize;         /* some container's resizePolicy says RestartContainer */
+    bool has_last_in_place_attempt; /* the updater's record of its last resize of this pod */
+    int64_t last_in_place_attempt_ms;
+} tw_vpa_updater_pod_t;
+
+/*
+ * Whether the pod's vpaObservedContainers annotation covers container: true when the
+ * annotation is absent or unparsable (a name that is not a DNS-1123 label, separator ", "),
+ * false when it is empty or does not list container.
+ */
+bool tw_vpa_pod_observes(const tw_vpa_updater_pod_t *pod, const char *container);
+
+/* PodPriority. */
+typedef struct tw_vpa_pod_priority {
+    bool outside_range;   /* some request is below lowerBound, above upperBound, or missing */
+    bool scale_up;        /* some target is above its request (or the request is missing) */
+    double resource_diff; /* sum over resources of |sum(requests) - sum(targets)| / sum(requests) */
+} tw_vpa_pod_priority_t;
+
+/*
+ * GetUpdatePriority of pod against the (processed) recommendation recs (n_recs entries; NULL
+ * with 0 for none). Only resources present in a container's target count; containers the
+ * pod's vpaObservedContainers annotation leaves out are ignored. Sums are in milli-units with
+ * the request clamped to >= 1.
+ */
+void tw_vpa_priority_get(const tw_vpa_updater_pod_t *pod, const tw_vpa_container_rec_t *recs,
+                         size_t n_recs, tw_vpa_pod_priority_t *out);
+
+/* PodPriority.Less: p is updated after other (scale-up first, then the larger diff). */
+bool tw_vpa_priority_less(const tw_vpa_pod_priority_t *p, const tw_vpa_pod_priority_t *other);
+
+/* RecommendationHasLowerResource: some target resource of a container in rec is strictly
+ * lower than the same container's and resource's target in last. */
+bool tw_vpa_recommendation_has_lower(const tw_vpa_container_rec_t *last, size_t n_last,
+                                     const tw_vpa_container_rec_t *rec, size_t n_rec);
+
+/* evictionRequirements[].changeRequirement. */
+typedef enum tw_vpa_change_requirement {
+    TW_VPA_TARGET_HIGHER_THAN_REQUESTS = 0,
+    TW_VPA_TARGET_LOWER_THAN_REQUESTS,
+} tw_vpa_change_requirement_t;
+
+/* One evictionRequirements[] entry: holds when any listed resource changes that way. */
+typedef struct tw_vpa_eviction_requirement {
+    bool resources[TW_VPA_NRES];
+    tw_vpa_change_requirement_t change;
+} tw_vpa_eviction_requirement_t;
+
+/*
+ * The scaling-direction PodEvictionAdmission. has_reqs false (the VPA has no updatePolicy)
+ * or no requirements admit the pod; otherwise it is admitted when some container with a
+ * recommendation lacks a CPU or memory request, or satisfies every requirement (strict
+ * comparison of target and request).
+ */
+bool tw_vpa_eviction_admit(const tw_vpa_updater_pod_t *pod,
+                           const tw_vpa_eviction_requirement_t *reqs, size_t n_reqs, bool has_reqs,
+                           const tw_vpa_container_rec_t *recs, size_t n_recs);
+
+/* UpdateConfig; tw_vpa_update_config_init() fills the defaults. */
+typedef struct tw_vpa_update_config {
+    double min_change_priority;               /* --pod-update-threshold, 0.1 */
+    int64_t pod_lifetime_update_threshold_ms; /* 12 h */
+    int64_t evict_after_oom_threshold_ms;     /* 10 min */
+    bool per_vpa_config; /* VPA feature gate PerVPAConfig (off): honour evictAfterOOMSeconds */
+} tw_vpa_update_config_t;
+
+/* Fills the defaults above. */
+void tw_vpa_update_config_init(tw_vpa_update_config_t *cfg);
+
+/* What the calculator needs of the VPA. */
+typedef struct tw_vpa_update_vpa {
+    tw_vpa_update_mode_t mode;
+    const tw_vpa_policy_t *policy; /* borrowed; NULL: no resourcePolicy */
+    bool has_evict_after_oom;      /* updatePolicy.evictAfterOOMSeconds is set */
+    int64_t evict_after_oom_ms;
+} tw_vpa_update_vpa_t;
+
+/* The calculator's verdict on one pod. */
+typedef enum tw_vpa_update_verdict {
+    TW_VPA_UPDATE_ACCEPTED = 0,
+    TW_VPA_UPDATE_INFEASIBLE_CACHED,   /* InPlace: nothing lower than the last infeasible try */
+    TW_VPA_UPDATE_NO_START_TIME,       /* in range, no quick OOM, no status.startTime */
+    TW_VPA_UPDATE_SHORT_LIVED,         /* in range, no quick OOM, younger than the threshold */
+    TW_VPA_UPDATE_DIFF_TOO_LOW,        /* in range, no quick OOM, diff below the threshold */
+    TW_VPA_UPDATE_QUICK_OOM_NO_CHANGE, /* quick OOM but the resources would not change */
+} tw_vpa_update_verdict_t;
+
+/* A short reason for logs ("pod accepted for update", "resource diff too low", ...). */
+const char *tw_vpa_update_verdict_text(tw_vpa_update_verdict_t v);
+
+/*
+ * UpdatePriorityCalculator.AddPod for one pod: accepted when the pod is outside the
+ * recommended range, had a quick OOM (a container the VPA controls was OOMKilled after running
+ * less than the threshold) with a non-zero diff, or has lived past the lifetime threshold with
+ * a diff >= min_change_priority. prio is the pod's priority (tw_vpa_priority_get on rec);
+ * rec/n_rec the processed recommendation; infeasible/n_inf (has_inf) the last infeasible
+ * in-place attempt, consulted only in InPlace mode. *quick_oom (may be NULL) tells whether a
+ * quick OOM was seen.
+ */
+tw_vpa_update_verdict_t tw_vpa_update_check(const tw_vpa_update_config_t *cfg,
+                                            const tw_vpa_update_vpa_t *vpa,
+                                            const tw_vpa_updater_pod_t *pod,
+                                            const tw_vpa_pod_priority_t *prio,
+                                            const tw_vpa_container_rec_t *rec, size_t n_rec,
+                                            const tw_vpa_container_rec_t *infeasible, size_t n_inf,
+                                            bool has_inf, int64_t now_ms, bool *quick_oom);
+
+/* One accepted pod, for sorting. */
+typedef struct tw_vpa_update_candidate {
+    size_t index; /* the caller's: which pod */
+    tw_vpa_pod_priority_t priority;
+} tw_vpa_update_candidate_t;
+
+/* GetSortedPods' order: highest priority first; equal priorities keep ascending index. */
+void tw_vpa_update_sort(tw_vpa_update_candidate_t *c, size_t n);
+
+/* A pod owner: the controller a replica group is counted against. */
+typedef struct tw_vpa_replica_owner {
+    const char *kind; /* ReplicationController, ReplicaSet, StatefulSet, DaemonSet or Job */
+    const char *name;
+    int64_t replicas; /* spec.replicas, or status.numberReady for a DaemonSet; <= 0: unknown */
+} tw_vpa_replica_owner_t;
+
+/* Eviction and in-place restriction settings; tw_vpa_restriction_config_init() fills the
+ * defaults. */
+typedef struct tw_vpa_restriction_config {
+    int min_replicas;                     /* --min-replicas, 2 */
+    double eviction_tolerance;            /* --eviction-tolerance, 0.5 */
+    bool in_place_skip_disruption_budget; /* --in-place-skip-disruption-budget, off */
+    bool gate_in_place;                   /* VPA feature gate InPlace, off */
+} tw_vpa_restriction_config_t;
+
+/* Fills the defaults above. */
+void tw_vpa_restriction_config_init(tw_vpa_restriction_config_t *cfg);
+
+/* CanInPlaceUpdate's answer. */
+typedef enum tw_vpa_in_place_decision {
+    TW_VPA_IN_PLACE_APPROVED = 0,
+    TW_VPA_IN_PLACE_DEFERRED,
+    TW_VPA_IN_PLACE_EVICT,
+    TW_VPA_IN_PLACE_INFEASIBLE,
+    TW_VPA_IN_PLACE_INFEASIBLE_CACHED,
+} tw_vpa_in_place_decision_t;
+
+/* Upstream's name of d: "InPlaceApproved", "InPlaceDeferred", ... */
+const char *tw_vpa_in_place_decision_name(tw_vpa_in_place_decision_t d);
+
+/* One updater loop's replica-group bookkeeping for one VPA's pods (opaque). */
+typedef struct tw_vpa_restriction tw_vpa_restriction_t;
+
+/*
+ * GetCreatorMaps: groups pods (n_pods, borrowed until _free) by their controller owner and
+ * counts configured, running and pending replicas. A group is left out (its pods can be
+ * neither evicted nor resized) when it has fewer live pods than the minimum - vpa_min_replicas
+ * (updatePolicy.minReplicas; NULL: unset) replaces cfg->min_replicas - unless a pod of it has
+ * a CPU startup boost, or mode is InPlace/InPlaceOrRecreate with the skip-disruption-budget
+ * flag (then it is kept for in-place only). Groups whose owner is missing from owners, has no
+ * replica count, or is of another kind are left out too. Pods without an owner are in no group.
+ * Aborts on out-of-memory.
+ */
+tw_vpa_restriction_t *tw_vpa_restriction_new(const tw_vpa_restriction_config_t *cfg,
+                                             const tw_vpa_updater_pod_t *pods, size_t n_pods,
+                                             const tw_vpa_replica_owner_t *owners, size_t n_owners,
+                                             tw_vpa_update_mode_t mode,
+                                             const int *vpa_min_replicas);
+
+/* Frees r; NULL is a no-op. */
+void tw_vpa_restriction_free(tw_vpa_restriction_t *r);
+
+/*
+ * CanEvict for pods[pod]: false outside a group or in a group kept for in-place only; true
+ * for a Pending pod; for a pod with a resize in progress, the in-place fallback rules; else
+ * whether the group can lose one more pod. May record now_ms as the pod's last in-place attempt
+ * when a resize is under way and none is recorded.
+ */
+bool tw_vpa_restriction_can_evict(tw_vpa_restriction_t *r, size_t pod, int64_t now_ms);
+
+/*
+ * Evict's checks, to run right before the Eviction API call: 0, TW_ENOTFOUND ("pod not suitable
+ * for eviction NAME: not in replicated pods map") or TW_ESTATE ("cannot evict pod NAME:
+ * eviction budget exceeded"). After the API call succeeded, call tw_vpa_restriction_evicted.
+ */
+int tw_vpa_restriction_evict_check(tw_vpa_restriction_t *r, size_t pod, int64_t now_ms,
+                                   tw_error_t *err);
+
+/* Counts a successful eviction against the pod's group (Pending pods do not count). */
+void tw_vpa_restriction_evicted(tw_vpa_restriction_t *r, size_t pod);
+
+/*
+ * CanInPlaceUpdate for pods[pod] under mode (the VPA's own). rec/n_rec/has_rec is the VPA's raw
+ * status.recommendation (has_rec false: nil); infeasible/n_inf/has_inf the pod's last
+ * infeasible attempt (InPlace mode only). Falls back to eviction in modes other than InPlace
+ * when a pending resize is Infeasible, Deferred for more than 5 min, in progress for more than
+ * 1 h, or reports an error, and the group can lose a pod.
+ */
+tw_vpa_in_place_decision_t
+tw_vpa_restriction_can_in_place(tw_vpa_restriction_t *r, size_t pod, tw_vpa_update_mode_t mode,
+                                const tw_vpa_container_rec_t *rec, size_t n_rec, bool has_rec,
+                                const tw_vpa_container_rec_t *infeasible, size_t n_inf,
+                                bool has_inf, int64_t now_ms);
+
+/* InPlaceUpdate's check (no budget check, like upstream): 0, or TW_ENOTFOUND ("pod not
+ * suitable for in-place update NAME: not in replicated pods map"). */
+int tw_vpa_restriction_in_place_check(tw_vpa_restriction_t *r, size_t pod, tw_error_t *err);
+
+/* Counts a resize request the API accepted and records now_ms as the pod's last attempt. */
+void tw_vpa_restriction_in_place_done(tw_vpa_restriction_t *r, size_t pod, int64_t now_ms);
+
+/* The pod's last in-place attempt as the restriction knows it (false: none). */
+bool tw_vpa_restriction_last_attempt(const tw_vpa_restriction_t *r, size_t pod, int64_t *out_ms);
 
 #endif
