@@ -1621,7 +1621,8 @@ int tw_promql_parse(const char *input, size_t len, const tw_promql_parse_options
     int rc = 0;
     if (peek(p)->typ == TOK_EOF) {
         fail(p, 0, "no expression found in input");
-        p->err_nopos = len == 0;
+        /* Prometheus 3 reports the empty query without a position; 2.42 says "1:1:". */
+        p->err_nopos = len == 0 && p->p3;
     } else {
         tw_promql_expr_t *root = parse_expr(p, 1);
         if (root != NULL && peek(p)->typ != TOK_EOF) {
