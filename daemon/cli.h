@@ -50,6 +50,8 @@ typedef enum {
     TW_CLI_QUERY,       /* the rest of the arguments go to tw_query_cli_main() */
     TW_CLI_TEST_PROMQL, /* the rest of the arguments go to tw_promql_test_main() */
     TW_CLI_AUTOSCALER_VPA_CALC,
+    TW_CLI_CHECK_RULES, /* the rest of the arguments go to tw_rules_check_main() */
+    TW_CLI_TEST_RULES,  /* the rest of the arguments go to tw_rules_test_main() */
     TW_CLI_AUTOSCALER_SIMULATE, /* the rest of the arguments go to tw_hpa_simulate_main() */
 } tw_cli_command_t;
 

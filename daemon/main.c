@@ -9,6 +9,7 @@
 
 #include "autoscaler/hpa/hpa.h"
 #include "autoscaler/vpa/vpa.h"
+#include "daemon/rules_cli.h"
 #include "build_info.h"
 #include "collector/expfmt/expfmt.h"
 #include "collector/tsdb/tsdb.h"
@@ -202,6 +203,12 @@ int main(int argc, char **argv)
         break;
     case TW_CLI_TEST_PROMQL:
         status = tw_promql_test_main(cli.sub_argc, (char **)cli.sub_argv, stdout, stderr);
+        break;
+    case TW_CLI_CHECK_RULES:
+        status = tw_rules_check_main(cli.sub_argc, (char **)cli.sub_argv, stdout, stderr);
+        break;
+    case TW_CLI_TEST_RULES:
+        status = tw_rules_test_main(cli.sub_argc, (char **)cli.sub_argv, stdout, stderr);
         break;
     case TW_CLI_AUTOSCALER_SIMULATE:
         status = tw_hpa_simulate_main(cli.sub_argc, (char **)cli.sub_argv, stdout, stderr);

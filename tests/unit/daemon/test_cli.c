@@ -96,6 +96,15 @@ static void test_subcommands(void **state)
     assert_int_equal(c.command, TW_CLI_AUTOSCALER_VPA_CALC);
     assert_string_equal(c.calc_file, "vpa.json");
     assert_int_equal(c.calc_check, 1);
+    char *cr[] = {"tidewatch", "check", "rules", "--lint=all", "a.yml"};
+    assert_int_equal(tw_cli_parse(ARGC(cr), cr, &c, &err), 0);
+    assert_int_equal(c.command, TW_CLI_CHECK_RULES);
+    assert_int_equal(c.sub_argc, 2);
+    assert_string_equal(c.sub_argv[1], "a.yml");
+    char *tr[] = {"tidewatch", "test", "rules", "t.yml"};
+    assert_int_equal(tw_cli_parse(ARGC(tr), tr, &c, &err), 0);
+    assert_int_equal(c.command, TW_CLI_TEST_RULES);
+    assert_int_equal(c.sub_argc, 1);
     char *as[] = {"tidewatch", "autoscaler", "simulate", "--spec", "h.yaml"};
     assert_int_equal(tw_cli_parse(ARGC(as), as, &c, &err), 0);
     assert_int_equal(c.command, TW_CLI_AUTOSCALER_SIMULATE);
@@ -128,8 +137,10 @@ static void test_errors(void **state)
     expect_error(ARGC(d), d, "flag --log.format: invalid value \"text\" (expected logfmt or json)");
     char *e[] = {"tidewatch", "serve"};
     expect_error(ARGC(e), e, "unknown command \"serve\"");
-    char *f[] = {"tidewatch", "check", "rules", "x"};
-    expect_error(ARGC(f), f, "check: expected \"check config\", got \"rules\"");
+    char *f[] = {"tidewatch", "check", "rulez", "x"};
+    expect_error(ARGC(f), f, "check: expected \"check config\", got \"rulez\"");
+    char *f2[] = {"tidewatch", "test", "alerts"};
+    expect_error(ARGC(f2), f2, "test: expected \"test promql\" or \"test rules\"");
     char *g[] = {"tidewatch", "check", "config"};
     expect_error(ARGC(g), g, "check config: needs at least one file");
     char *h[] = {"tidewatch", "run", "extra"};
