@@ -16,12 +16,16 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "autoscaler/hpa/hpa.h"
+#include "autoscaler/orchestrator/orchestrator.h"
+#include "autoscaler/scalers/scalers.h"
 #include "common/buf.h"
 #include "common/labels.h"
 #include "common/mem.h"
@@ -29,6 +33,7 @@
 #include "collector/scrape/scrape.h"
 #include "collector/tsdb/tsdb.h"
 #include "common/yaml_tree.h"
+#include "config_alerting.h"
 #include "query/query.h"
 
 /* The embedded default: the values config_set_defaults() sets, as a user would write them. */
@@ -39,6 +44,11 @@ static const char default_yaml[] =
     "  scrape_timeout: 10s\n"
     "  evaluation_interval: 1m\n"
     "  external_labels: {}\n"
+    "  external_url: \"\"\n"
+    "# The node and container alert rules compiled into tidewatch (deploy/rules/).\n"
+    "rule_files:\n"
+    "  - builtin:node.yml\n"
+    "  - builtin:containers.yml\n"
     "collector:\n"
     "  interval: 10s\n"
     "  cgroup:\n"
@@ -79,7 +89,25 @@ static const char default_yaml[] =
     "  lookback_delta: 5m\n"
     "  max_samples: 50000000\n"
     "  timeout: 2m\n"
-    "  delayed_name_removal: false\n";
+    "  delayed_name_removal: false\n"
+    "autoscaling:\n"
+    "  sync_period: 5s\n"
+    "  resource_window: 1m\n"
+    "  max_decisions: 20\n"
+    "  controller:\n"
+    "    tolerance: 0.1\n"
+    "    cpu_initialization_period: 5m\n"
+    "    initial_readiness_delay: 30s\n"
+    "    downscale_stabilization: 5m\n"
+    "    scale_to_zero: false\n"
+    "    configurable_tolerance: false\n"
+    "  driver:\n"
+    "    type: dryrun\n"
+    "    max_conflicts: 3\n"
+    "  leader_election:\n"
+    "    enabled: false\n"
+    "  metric_queries: []\n"
+    "  horizontal: []\n";
 
 const char *tw_config_default_yaml(void)
 {
@@ -108,10 +136,7 @@ static int get_bytes(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *sec
 /* ---- helpers kept here ---------------------------------------------------------------------- */
 
 /* Top-level sections that later versions implement; present, they are refused by name. */
-static const char *const unsupported_sections[] = {
-    "rule_files",  "alerting", "remote_write", "remote_read",
-    "autoscaling", "kafka",    "kubernetes",   NULL,
-};
+static const char *const unsupported_sections[] = {"remote_write", "remote_read", "kafka", NULL};
 
 /* ---- sections ------------------------------------------------------------------------------ */
 
@@ -194,9 +219,9 @@ out:
 static int walk_global(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
     static const char *const keys[] = {"scrape_interval", "scrape_timeout", "evaluation_interval",
-                                       "external_labels"};
-    const tw_yaml_node_t *v[4];
-    int rc = tw_yaml_fields(w, n, "global", keys, 4, v);
+                                       "external_labels", "external_url"};
+    const tw_yaml_node_t *v[5];
+    int rc = tw_yaml_fields(w, n, "global", keys, 5, v);
     if (rc == 0) {
         rc = tw_yaml_get_duration(w, v[0], "global", keys[0], false, &c->global.scrape_interval_ms);
     }
@@ -209,6 +234,9 @@ static int walk_global(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *
     }
     if (rc == 0) {
         rc = walk_external_labels(w, v[3], c);
+    }
+    if (rc == 0) {
+        rc = tw_config_walk_external_url(w, v[4], c);
     }
     if (rc == 0 && c->global.scrape_timeout_ms > c->global.scrape_interval_ms) {
         const tw_yaml_node_t *at = v[1] != NULL ? v[1] : (v[0] != NULL ? v[0] : n);
@@ -544,6 +572,449 @@ static int walk_query(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c
     return rc;
 }
 
+/* ---- kubernetes: API server access ----------------------------------------------------------- */
+
+/* A non-negative decimal number (qps). */
+static int get_double(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *section,
+                      const char *key, double min, double *out)
+{
+    const char *s = NULL;
+    char path[128], desc[96];
+    int rc = tw_yaml_get_scalar(w, n, section, key, "a number", &s);
+    if (rc != 0 || s == NULL) {
+        return rc;
+    }
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno != 0 || !(v >= min) || v > 1e12) {
+        return tw_yaml_error(w, n, "%s: expected a number >= %g, got %s",
+                             tw_yaml_key_path(section, key, path, sizeof(path)), min,
+                             tw_yaml_describe(n, desc, sizeof(desc)));
+    }
+    *out = v;
+    return 0;
+}
+
+static int walk_kube_api(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
+{
+    static const char *const keys[] = {"kubeconfig", "context",
+                                       "server",     "service_account_dir",
+                                       "namespace",  "insecure_skip_tls_verify",
+                                       "qps",        "burst",
+                                       "timeout"};
+    const char *sec = "kubernetes";
+    const tw_yaml_node_t *v[9];
+    if (n == NULL) {
+        return 0;
+    }
+    c->kubernetes.configured = true;
+    int rc = tw_yaml_fields(w, n, sec, keys, 9, v);
+    char **strs[5] = {&c->kubernetes.kubeconfig, &c->kubernetes.context, &c->kubernetes.server,
+                      &c->kubernetes.service_account_dir, &c->kubernetes.namespace};
+    for (size_t i = 0; rc == 0 && i < 5; i++) {
+        rc = tw_yaml_get_string(w, v[i], sec, keys[i], strs[i]);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_bool(w, v[5], sec, keys[5], &c->kubernetes.insecure_skip_tls_verify);
+    }
+    if (rc == 0) {
+        rc = get_double(w, v[6], sec, keys[6], 0.0, &c->kubernetes.qps);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_uint(w, v[7], sec, keys[7], 1, 100000, &c->kubernetes.burst);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, v[8], sec, keys[8], false, &c->kubernetes.timeout_ms);
+    }
+    const char *srv = c->kubernetes.server;
+    if (rc == 0 && srv[0] != '\0' && strncmp(srv, "https://", 8) != 0 &&
+        strncmp(srv, "http://", 7) != 0) {
+        char desc[96];
+        rc =
+            tw_yaml_error(w, v[2], "kubernetes.server: expected an https:// or http:// URL, got %s",
+                          tw_yaml_describe(v[2], desc, sizeof(desc)));
+    }
+    return rc;
+}
+
+/* ---- autoscaling ----------------------------------------------------------------------------- */
+
+static void argv_free(char **argv)
+{
+    for (size_t i = 0; argv != NULL && argv[i] != NULL; i++) {
+        free(argv[i]);
+    }
+    free(argv);
+}
+
+/* A non-empty sequence of strings into a NULL-terminated argv (the old one freed). */
+static int get_argv(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *section,
+                    const char *key, char ***out)
+{
+    char path[128], desc[96];
+    if (tw_yaml_is_null(n)) {
+        return 0;
+    }
+    tw_yaml_key_path(section, key, path, sizeof(path));
+    if (n->kind != TW_YAML_SEQ || n->n == 0) {
+        return tw_yaml_error(w, n, "%s: expected a non-empty list of strings (the argv), got %s",
+                             path, tw_yaml_describe(n, desc, sizeof(desc)));
+    }
+    char **argv = tw_xcalloc(n->n + 1, sizeof(*argv));
+    for (size_t i = 0; i < n->n; i++) {
+        const char *s = NULL;
+        int rc = tw_yaml_get_scalar(w, n->items[i], path, "[]", "a string", &s);
+        if (rc == 0 && (s == NULL || (i == 0 && s[0] == '\0'))) {
+            rc = tw_yaml_error(w, n->items[i], "%s[%zu]: must not be empty", path, i);
+        }
+        if (rc != 0) {
+            argv_free(argv);
+            return rc;
+        }
+        argv[i] = tw_xstrdup(s);
+    }
+    argv_free(*out);
+    *out = argv;
+    return 0;
+}
+
+static int walk_driver(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
+{
+    static const char *const keys[] = {"type",  "max_conflicts", "kubernetes",
+                                       "nomad", "exec",          "dryrun"};
+    static const char *const kkeys[] = {"max_retries", "max_retry_wait"};
+    static const char *const nkeys[] = {
+        "address", "token_file", "namespace", "region",
+        "ca_file", "cert_file",  "key_file",  "insecure_skip_tls_verify",
+        "timeout"};
+    static const char *const ekeys[] = {"scale_command", "get_command", "timeout"};
+    static const char *const dkeys[] = {"max_records"};
+    __typeof__(c->autoscaling.driver) *d = &c->autoscaling.driver;
+    const char *sec = "autoscaling.driver";
+    const tw_yaml_node_t *v[6], *kv[2], *nv[9], *ev[3], *dv[1];
+    char desc[96];
+    int rc = tw_yaml_fields(w, n, sec, keys, 6, v);
+    if (rc == 0) {
+        rc = tw_yaml_get_string(w, v[0], sec, keys[0], &d->type);
+    }
+    if (rc == 0 && !tw_orch_driver_known(d->type)) {
+        rc = tw_yaml_error(w, v[0],
+                           "autoscaling.driver.type: expected dryrun, kubernetes, nomad or exec, "
+                           "got %s",
+                           tw_yaml_describe(v[0], desc, sizeof(desc)));
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_uint(w, v[1], sec, keys[1], 1, 100, &d->max_conflicts);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_fields(w, v[2], "autoscaling.driver.kubernetes", kkeys, 2, kv);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_uint(w, kv[0], "autoscaling.driver.kubernetes", kkeys[0], 0, 100,
+                              &d->kubernetes.max_retries);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, kv[1], "autoscaling.driver.kubernetes", kkeys[1], false,
+                                  &d->kubernetes.max_retry_wait_ms);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_fields(w, v[3], "autoscaling.driver.nomad", nkeys, 9, nv);
+    }
+    char **nstr[7] = {&d->nomad.address, &d->nomad.token_file, &d->nomad.namespace,
+                      &d->nomad.region,  &d->nomad.ca_file,    &d->nomad.cert_file,
+                      &d->nomad.key_file};
+    for (size_t i = 0; rc == 0 && i < 7; i++) {
+        rc = tw_yaml_get_string(w, nv[i], "autoscaling.driver.nomad", nkeys[i], nstr[i]);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_bool(w, nv[7], "autoscaling.driver.nomad", nkeys[7],
+                              &d->nomad.insecure_skip_tls_verify);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, nv[8], "autoscaling.driver.nomad", nkeys[8], false,
+                                  &d->nomad.timeout_ms);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_fields(w, v[4], "autoscaling.driver.exec", ekeys, 3, ev);
+    }
+    if (rc == 0) {
+        rc = get_argv(w, ev[0], "autoscaling.driver.exec", ekeys[0], &d->exec.scale_command);
+    }
+    if (rc == 0) {
+        rc = get_argv(w, ev[1], "autoscaling.driver.exec", ekeys[1], &d->exec.get_command);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, ev[2], "autoscaling.driver.exec", ekeys[2], false,
+                                  &d->exec.timeout_ms);
+    }
+    if (rc == 0 && strcmp(d->type, "exec") == 0 && d->exec.scale_command == NULL) {
+        rc = tw_yaml_error(w, v[4] != NULL ? v[4] : (v[0] != NULL ? v[0] : n),
+                           "autoscaling.driver.exec.scale_command: required with type exec");
+    }
+    if (rc == 0) {
+        rc = tw_yaml_fields(w, v[5], "autoscaling.driver.dryrun", dkeys, 1, dv);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_uint(w, dv[0], "autoscaling.driver.dryrun", dkeys[0], 1, 1000000,
+                              &d->dryrun_max_records);
+    }
+    return rc;
+}
+
+static int walk_controller(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
+{
+    static const char *const keys[] = {"tolerance",
+                                       "cpu_initialization_period",
+                                       "initial_readiness_delay",
+                                       "downscale_stabilization",
+                                       "scale_to_zero",
+                                       "configurable_tolerance"};
+    __typeof__(c->autoscaling.controller) *k = &c->autoscaling.controller;
+    const char *sec = "autoscaling.controller";
+    const tw_yaml_node_t *v[6];
+    int rc = tw_yaml_fields(w, n, sec, keys, 6, v);
+    if (rc == 0) {
+        rc = get_double(w, v[0], sec, keys[0], 0.0, &k->tolerance);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, v[1], sec, keys[1], true, &k->cpu_initialization_period_ms);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, v[2], sec, keys[2], true, &k->initial_readiness_delay_ms);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, v[3], sec, keys[3], true, &k->downscale_stabilization_ms);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_bool(w, v[4], sec, keys[4], &k->scale_to_zero);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_bool(w, v[5], sec, keys[5], &k->configurable_tolerance);
+    }
+    return rc;
+}
+
+static int walk_leader_election(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
+{
+    static const char *const keys[] = {"enabled",     "namespace",      "name",
+                                       "identity",    "lease_duration", "renew_deadline",
+                                       "retry_period"};
+    __typeof__(c->autoscaling.leader_election) *l = &c->autoscaling.leader_election;
+    const char *sec = "autoscaling.leader_election";
+    const tw_yaml_node_t *v[7];
+    int rc = tw_yaml_fields(w, n, sec, keys, 7, v);
+    if (rc == 0) {
+        rc = tw_yaml_get_bool(w, v[0], sec, keys[0], &l->enabled);
+    }
+    char **strs[3] = {&l->namespace, &l->name, &l->identity};
+    for (size_t i = 0; rc == 0 && i < 3; i++) {
+        rc = tw_yaml_get_string(w, v[i + 1], sec, keys[i + 1], strs[i]);
+    }
+    int64_t *durs[3] = {&l->lease_duration_ms, &l->renew_deadline_ms, &l->retry_period_ms};
+    for (size_t i = 0; rc == 0 && i < 3; i++) {
+        rc = tw_yaml_get_duration(w, v[i + 4], sec, keys[i + 4], false, durs[i]);
+    }
+    if (rc == 0 && l->enabled && (l->namespace[0] == '\0' || l->name[0] == '\0')) {
+        rc = tw_yaml_error(w, n,
+                           "autoscaling.leader_election: namespace and name must not be "
+                           "empty");
+    }
+    if (rc == 0 && l->enabled &&
+        !(l->lease_duration_ms > l->renew_deadline_ms &&
+          (double)l->renew_deadline_ms > 1.2 * (double)l->retry_period_ms)) {
+        rc = tw_yaml_error(w, n,
+                           "autoscaling.leader_election: want lease_duration > renew_deadline > "
+                           "1.2 x retry_period (client-go's rule)");
+    }
+    return rc;
+}
+
+/* Takes m into the config's list unless another autoscaler has its namespace/name. */
+static int horizontal_add(tw_yaml_walk_t *w, const tw_yaml_node_t *at, tw_config_t *c,
+                          tw_hpa_manifest_t *m)
+{
+    for (size_t i = 0; i < c->autoscaling.n_horizontal; i++) {
+        const tw_hpa_manifest_t *o = c->autoscaling.horizontal[i];
+        if (strcmp(o->namespace, m->namespace) == 0 && strcmp(o->name, m->name) == 0) {
+            int rc = tw_yaml_error(w, at,
+                                   "autoscaling.horizontal: duplicate HorizontalPodAutoscaler "
+                                   "%s/%s (first in %s:%d:%d)",
+                                   m->namespace, m->name, o->file, o->line, o->col);
+            tw_hpa_manifest_free(m);
+            return rc;
+        }
+    }
+    size_t k = c->autoscaling.n_horizontal;
+    c->autoscaling.horizontal =
+        tw_xrealloc(c->autoscaling.horizontal, (k + 1) * sizeof(*c->autoscaling.horizontal));
+    c->autoscaling.horizontal[k] = m;
+    c->autoscaling.n_horizontal = k + 1;
+    return 0;
+}
+
+/* The folder of the config file, for relative paths. */
+static void config_dir(const tw_config_t *c, char *dir, size_t dirsz)
+{
+    const char *slash = strrchr(c->source, '/');
+    size_t len = slash == NULL ? 0 : (size_t)(slash - c->source);
+    if (slash == NULL) {
+        tw_strlcpy(dir, ".", dirsz);
+        return;
+    }
+    if (len == 0) {
+        len = 1;
+    }
+    if (len >= dirsz) {
+        len = dirsz - 1;
+    }
+    memcpy(dir, c->source, len);
+    dir[len] = '\0';
+}
+
+/* `- files: [glob, ...]`: every manifest of every matching file. */
+static int horizontal_files(tw_yaml_walk_t *w, const tw_yaml_node_t *n,
+                            const tw_hpa_manifest_options_t *mo, tw_config_t *c)
+{
+    static const char *const keys[] = {"files"};
+    const tw_yaml_node_t *v[1];
+    char desc[96], dir[4096];
+    int rc = tw_yaml_fields(w, n, "autoscaling.horizontal[]", keys, 1, v);
+    if (rc != 0) {
+        return rc;
+    }
+    if (v[0] == NULL || v[0]->kind != TW_YAML_SEQ) {
+        return tw_yaml_error(w, v[0] != NULL ? v[0] : n,
+                             "autoscaling.horizontal[].files: expected a list of file names or "
+                             "globs, got %s",
+                             tw_yaml_describe(v[0], desc, sizeof(desc)));
+    }
+    config_dir(c, dir, sizeof(dir));
+    for (size_t i = 0; rc == 0 && i < v[0]->n; i++) {
+        const tw_yaml_node_t *fn = v[0]->items[i];
+        const char *pat = NULL;
+        char full[8192];
+        rc = tw_yaml_get_scalar(w, fn, "autoscaling.horizontal[]", "files[]", "a file name", &pat);
+        if (rc != 0) {
+            break;
+        }
+        if (pat == NULL || pat[0] == '\0') {
+            rc = tw_yaml_error(w, fn, "autoscaling.horizontal[].files: empty file name");
+            break;
+        }
+        if (pat[0] == '/') {
+            tw_strlcpy(full, pat, sizeof(full));
+        } else {
+            snprintf(full, sizeof(full), "%s/%s", dir, pat);
+        }
+        glob_t g;
+        memset(&g, 0, sizeof(g));
+        int grc = glob(full, 0, NULL, &g);
+        if (grc == GLOB_NOMATCH && strpbrk(pat, "*?[") == NULL) {
+            rc = tw_yaml_error(w, fn, "autoscaling.horizontal[].files: %s: no such file", full);
+        } else if (grc != 0 && grc != GLOB_NOMATCH) {
+            rc = tw_yaml_error(w, fn, "autoscaling.horizontal[].files: cannot expand %s", full);
+        }
+        for (size_t k = 0; rc == 0 && grc == 0 && k < g.gl_pathc; k++) {
+            tw_hpa_manifest_list_t list = {0};
+            tw_error_t ferr;
+            tw_error_clear(&ferr);
+            if (tw_hpa_manifests_load(g.gl_pathv[k], mo, &list, &ferr) != 0) {
+                /* The manifest's own position (file:line:col) is the useful one. */
+                *w->err = ferr;
+                rc = ferr.code != 0 ? ferr.code : TW_EINVAL;
+                break;
+            }
+            for (size_t j = 0; j < list.n; j++) {
+                tw_hpa_manifest_t *m = list.items[j];
+                list.items[j] = NULL;
+                if (rc == 0) {
+                    rc = horizontal_add(w, fn, c, m);
+                } else {
+                    tw_hpa_manifest_free(m);
+                }
+            }
+            tw_hpa_manifest_list_fini(&list);
+        }
+        globfree(&g);
+    }
+    return rc;
+}
+
+static int walk_horizontal(tw_yaml_walk_t *w, const tw_yaml_node_t *n,
+                           const tw_hpa_manifest_options_t *mo, tw_config_t *c)
+{
+    char desc[96];
+    if (tw_yaml_is_null(n)) {
+        return 0;
+    }
+    if (n->kind != TW_YAML_SEQ) {
+        return tw_yaml_error(w, n,
+                             "autoscaling.horizontal: expected a list of HorizontalPodAutoscaler "
+                             "manifests or {files: [...]} entries, got %s",
+                             tw_yaml_describe(n, desc, sizeof(desc)));
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n->n; i++) {
+        const tw_yaml_node_t *it = n->items[i];
+        bool files = false;
+        for (size_t k = 0; it->kind == TW_YAML_MAP && k + 1 < it->n; k += 2) {
+            files = files || strcmp(it->items[k]->value, "files") == 0;
+        }
+        if (files) {
+            rc = horizontal_files(w, it, mo, c);
+            continue;
+        }
+        tw_hpa_manifest_t *m = NULL;
+        rc = tw_hpa_manifest_from_node(it, w->file, mo, &m, w->err);
+        if (rc == 0) {
+            rc = horizontal_add(w, it, c, m);
+        }
+    }
+    return rc;
+}
+
+static int walk_autoscaling(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
+{
+    static const char *const keys[] = {"sync_period",    "resource_window", "max_decisions",
+                                       "controller",     "driver",          "leader_election",
+                                       "metric_queries", "horizontal"};
+    const char *sec = "autoscaling";
+    const tw_yaml_node_t *v[8];
+    int rc = tw_yaml_fields(w, n, sec, keys, 8, v);
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, v[0], sec, keys[0], false, &c->autoscaling.sync_period_ms);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_duration(w, v[1], sec, keys[1], false,
+                                  &c->autoscaling.scalers->resource_window_ms);
+    }
+    if (rc == 0) {
+        uint64_t md = c->autoscaling.max_decisions;
+        rc = tw_yaml_get_uint(w, v[2], sec, keys[2], 1, 10000, &md);
+        c->autoscaling.max_decisions = (size_t)md;
+    }
+    if (rc == 0) {
+        rc = walk_controller(w, v[3], c);
+    }
+    if (rc == 0) {
+        rc = walk_driver(w, v[4], c);
+    }
+    if (rc == 0) {
+        rc = walk_leader_election(w, v[5], c);
+    }
+    if (rc == 0 && v[6] != NULL) {
+        rc = tw_scalers_queries_from_yaml(w, v[6], "autoscaling.metric_queries",
+                                          c->autoscaling.scalers);
+    }
+    if (rc == 0) {
+        tw_hpa_manifest_options_t mo = {.gate_scale_to_zero =
+                                            c->autoscaling.controller.scale_to_zero};
+        rc = walk_horizontal(w, v[7], &mo, c);
+    }
+    return rc;
+}
+
 /* ---- public ------------------------------------------------------------------------------- */
 
 static void config_set_defaults(tw_config_t *c)
@@ -551,6 +1022,7 @@ static void config_set_defaults(tw_config_t *c)
     c->global.scrape_interval_ms = 60 * 1000;
     c->global.scrape_timeout_ms = 10 * 1000;
     c->global.evaluation_interval_ms = 60 * 1000;
+    c->global.external_url = tw_xstrdup("");
     c->collector.interval_ms = 10 * 1000;
     c->collector.cgroup.enabled = true;
     c->collector.cgroup.root = tw_xstrdup("/sys/fs/cgroup");
@@ -582,6 +1054,46 @@ static void config_set_defaults(tw_config_t *c)
     c->query.max_samples = TW_PROMQL_DEFAULT_MAX_SAMPLES;
     c->query.timeout_ms = TW_PROMQL_DEFAULT_TIMEOUT_MS;
     c->query.delayed_name_removal = false;
+    c->kubernetes.kubeconfig = tw_xstrdup("");
+    c->kubernetes.context = tw_xstrdup("");
+    c->kubernetes.server = tw_xstrdup("");
+    c->kubernetes.service_account_dir = tw_xstrdup("");
+    c->kubernetes.namespace = tw_xstrdup("");
+    c->kubernetes.qps = 5;
+    c->kubernetes.burst = 10;
+    c->kubernetes.timeout_ms = 10 * 1000;
+    c->autoscaling.sync_period_ms = 5 * 1000;
+    c->autoscaling.scalers = tw_xcalloc(1, sizeof(*c->autoscaling.scalers));
+    tw_scalers_config_init(c->autoscaling.scalers);
+    c->autoscaling.max_decisions = 20;
+    c->autoscaling.controller.tolerance = TW_HPA_DEFAULT_TOLERANCE;
+    c->autoscaling.controller.cpu_initialization_period_ms =
+        TW_HPA_DEFAULT_CPU_INITIALIZATION_PERIOD_MS;
+    c->autoscaling.controller.initial_readiness_delay_ms =
+        TW_HPA_DEFAULT_INITIAL_READINESS_DELAY_MS;
+    c->autoscaling.controller.downscale_stabilization_ms =
+        TW_HPA_DEFAULT_DOWNSCALE_STABILIZATION_MS;
+    c->autoscaling.driver.type = tw_xstrdup(TW_ORCH_DEFAULT_DRIVER);
+    c->autoscaling.driver.max_conflicts = 3;
+    c->autoscaling.driver.kubernetes.max_retries = 3;
+    c->autoscaling.driver.kubernetes.max_retry_wait_ms = 30 * 1000;
+    char **nomad[7] = {
+        &c->autoscaling.driver.nomad.address,   &c->autoscaling.driver.nomad.token_file,
+        &c->autoscaling.driver.nomad.namespace, &c->autoscaling.driver.nomad.region,
+        &c->autoscaling.driver.nomad.ca_file,   &c->autoscaling.driver.nomad.cert_file,
+        &c->autoscaling.driver.nomad.key_file};
+    for (size_t i = 0; i < 7; i++) {
+        *nomad[i] = tw_xstrdup("");
+    }
+    c->autoscaling.driver.nomad.timeout_ms = 10 * 1000;
+    c->autoscaling.driver.exec.timeout_ms = 30 * 1000;
+    c->autoscaling.driver.dryrun_max_records = 1000;
+    c->autoscaling.leader_election.namespace = tw_xstrdup("default");
+    c->autoscaling.leader_election.name = tw_xstrdup("tidewatch-autoscaler");
+    c->autoscaling.leader_election.identity = tw_xstrdup("");
+    c->autoscaling.leader_election.lease_duration_ms = 15 * 1000;
+    c->autoscaling.leader_election.renew_deadline_ms = 10 * 1000;
+    c->autoscaling.leader_election.retry_period_ms = 2 * 1000;
 }
 
 /* scrape_configs: parsed by collector/scrape with global's defaults; relative paths in it
@@ -611,15 +1123,16 @@ static int walk_scrape_configs(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_co
 int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config_t **out,
                        tw_error_t *err)
 {
-    static const char *const keys[] = {"global", "collector",      "storage",
-                                       "web",    "scrape_configs", "query"};
+    static const char *const keys[] = {"global",         "collector", "storage",    "web",
+                                       "scrape_configs", "query",     "kubernetes", "autoscaling",
+                                       "rule_files",     "alerting"};
     tw_error_t local;
     tw_yaml_walk_t w = {.file = name != NULL ? name : "",
                         .err = err != NULL ? err : &local,
                         .unsupported = unsupported_sections};
     tw_yaml_doc_t *doc = NULL;
     tw_config_t *c = NULL;
-    const tw_yaml_node_t *v[6];
+    const tw_yaml_node_t *v[10];
 
     tw_error_clear(w.err);
     int rc = tw_yaml_doc_parse(data, len, w.file, &doc, w.err);
@@ -629,7 +1142,7 @@ int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config
     c = tw_xcalloc(1, sizeof(*c));
     config_set_defaults(c);
     c->source = tw_xstrdup(w.file);
-    rc = tw_yaml_fields(&w, tw_yaml_doc_root(doc), NULL, keys, 6, v);
+    rc = tw_yaml_fields(&w, tw_yaml_doc_root(doc), NULL, keys, 10, v);
     if (rc == 0) {
         rc = walk_global(&w, v[0], c);
     }
@@ -647,6 +1160,18 @@ int tw_config_load_mem(const char *data, size_t len, const char *name, tw_config
     }
     if (rc == 0) {
         rc = walk_query(&w, v[5], c);
+    }
+    if (rc == 0) {
+        rc = walk_kube_api(&w, v[6], c);
+    }
+    if (rc == 0) {
+        rc = tw_config_walk_rule_files(&w, v[8], c);
+    }
+    if (rc == 0) {
+        rc = tw_config_walk_alerting(&w, v[9], c);
+    }
+    if (rc == 0) {
+        rc = walk_autoscaling(&w, v[7], c);
     }
 out:
     tw_yaml_doc_free(doc);
@@ -761,6 +1286,7 @@ void tw_config_free(tw_config_t *c)
         free(c->global.external_labels[i].value);
     }
     free(c->global.external_labels);
+    tw_config_alerting_free(c);
     free(c->collector.cgroup.root);
     free(c->collector.procfs.proc_root);
     free(c->collector.procfs.sys_root);
@@ -771,6 +1297,30 @@ void tw_config_free(tw_config_t *c)
     free(c->collector.kubernetes.ca_file);
     free(c->storage.path);
     free(c->web.listen_address);
+    free(c->kubernetes.kubeconfig);
+    free(c->kubernetes.context);
+    free(c->kubernetes.server);
+    free(c->kubernetes.service_account_dir);
+    free(c->kubernetes.namespace);
+    for (size_t i = 0; i < c->autoscaling.n_horizontal; i++) {
+        tw_hpa_manifest_free(c->autoscaling.horizontal[i]);
+    }
+    free(c->autoscaling.horizontal);
+    tw_scalers_config_fini(c->autoscaling.scalers);
+    free(c->autoscaling.scalers);
+    free(c->autoscaling.driver.type);
+    free(c->autoscaling.driver.nomad.address);
+    free(c->autoscaling.driver.nomad.token_file);
+    free(c->autoscaling.driver.nomad.namespace);
+    free(c->autoscaling.driver.nomad.region);
+    free(c->autoscaling.driver.nomad.ca_file);
+    free(c->autoscaling.driver.nomad.cert_file);
+    free(c->autoscaling.driver.nomad.key_file);
+    argv_free(c->autoscaling.driver.exec.scale_command);
+    argv_free(c->autoscaling.driver.exec.get_command);
+    free(c->autoscaling.leader_election.namespace);
+    free(c->autoscaling.leader_election.name);
+    free(c->autoscaling.leader_election.identity);
     free(c);
 }
 

@@ -7,12 +7,13 @@
  * line and column) and walks it against the schema, so every error a user can make names
  * `file:line:col` and what was expected: unknown keys, duplicate keys, wrong types, bad
  * durations, bad byte sizes, bad addresses, and the sections a later version will implement
- * (scrape_configs, rule_files, ...), which are rejected rather than silently ignored. The
+ * (remote_write, ...), which are rejected rather than silently ignored. The
  * embedded default configuration is a YAML document compiled in and read by the same loader.
  *
  * Pure: no clock, no environment; the only I/O is reading the named file in
- * tw_config_load_file(). A loaded config is immutable by convention; the daemon replaces it as
- * a whole on reload. Thread-safe on distinct configs.
+ * tw_config_load_file() and the HPA manifest files that autoscaling.horizontal[].files names
+ * (relative to the config file's folder). A loaded config is immutable by convention; the daemon
+ * replaces it as a whole on reload. Thread-safe on distinct configs.
  */
 #ifndef TW_DAEMON_CONFIG_H
 #define TW_DAEMON_CONFIG_H
@@ -22,6 +23,10 @@
 #include <stdint.h>
 
 #include "common/error.h"
+
+struct tw_hpa_manifest;
+struct tw_notify_config;
+struct tw_scalers_config;
 
 /* The largest configuration file the loader reads. */
 #define TW_CONFIG_MAX_BYTES (4u * 1024 * 1024)
@@ -45,12 +50,19 @@ typedef struct tw_config {
         int64_t evaluation_interval_ms;     /* default 1m */
         tw_config_label_t *external_labels; /* sorted by name; names are valid label names */
         size_t n_external_labels;
+        char *external_url; /* "" or an absolute URL without a trailing '/' (alert links) */
     } global;
 
     /* scrape_configs, parsed by collector/scrape (each holds one reference, released by
      * tw_config_free()). */
     struct tw_scrape_config **scrape_configs;
     size_t n_scrape_configs;
+
+    /* rule_files: patterns joined to the config file's folder, or "builtin:NAME" (globbed and
+     * loaded by daemon/rules_loop.c); alerting: NULL when absent (daemon/config_alerting.c). */
+    char **rule_files;
+    size_t n_rule_files;
+    struct tw_notify_config *alerting;
 
     struct {
         int64_t interval_ms; /* how often cgroups and /proc are read; default 10s, > 0 */
@@ -101,6 +113,67 @@ typedef struct tw_config {
         int64_t timeout_ms;        /* default 2m, > 0 */
         bool delayed_name_removal; /* default false (a Prometheus 3.5 feature flag) */
     } query;
+
+    /*
+     * kubernetes: how to reach the API server (the autoscaler's driver, leader election). With
+     * kubeconfig set that file's context is used, otherwise the in-cluster service account
+     * (KUBERNETES_SERVICE_HOST/PORT). docs/configuration.md, "kubernetes".
+     */
+    struct {
+        bool configured;               /* the section is present */
+        char *kubeconfig;              /* "": in-cluster */
+        char *context;                 /* "": current-context */
+        char *server;                  /* "": the kubeconfig's / in-cluster server */
+        char *service_account_dir;     /* "": /var/run/secrets/kubernetes.io/serviceaccount */
+        char *namespace;               /* "": the context's, else the SA's, else "default" */
+        bool insecure_skip_tls_verify; /* default false: TLS is verified */
+        double qps;                    /* default 5 (client-go's) */
+        uint64_t burst;                /* default 10 */
+        int64_t timeout_ms;            /* per request, default 10s */
+    } kubernetes;
+
+    /* autoscaling: the horizontal autoscalers and their driver (docs/autoscaling-hpa.md). */
+    struct {
+        int64_t sync_period_ms;              /* default 5s (the HPA's is 15s) */
+        struct tw_hpa_manifest **horizontal; /* owned, n_horizontal entries, document order */
+        size_t n_horizontal;
+        struct tw_scalers_config *scalers; /* owned, never NULL: metric_queries, resource_window */
+        size_t max_decisions;              /* decisions kept per autoscaler, default 20 */
+        struct {
+            double tolerance;                     /* default 0.1 */
+            int64_t cpu_initialization_period_ms; /* default 5m */
+            int64_t initial_readiness_delay_ms;   /* default 30s */
+            int64_t downscale_stabilization_ms;   /* default 5m (legacy path) */
+            bool scale_to_zero;                   /* gate HPAScaleToZero, default false */
+            bool configurable_tolerance;          /* gate HPAConfigurableTolerance, false */
+        } controller;
+        struct {
+            char *type;             /* dryrun (default), kubernetes, nomad, exec */
+            uint64_t max_conflicts; /* 409 re-reads per write, default 3 */
+            struct {
+                uint64_t max_retries;      /* 429/5xx retries per call, default 3 */
+                int64_t max_retry_wait_ms; /* longest Retry-After honoured, default 30s */
+            } kubernetes;
+            struct {
+                char *address, *token_file, *namespace, *region, *ca_file, *cert_file, *key_file;
+                bool insecure_skip_tls_verify;
+                int64_t timeout_ms; /* default 10s */
+            } nomad;
+            struct {
+                char **scale_command; /* NULL-terminated argv templates; NULL when unset */
+                char **get_command;   /* NULL-terminated, or NULL */
+                int64_t timeout_ms;   /* default 30s */
+            } exec;
+            uint64_t dryrun_max_records; /* default 1000 */
+        } driver;
+        struct {
+            bool enabled;    /* default false: this replica always acts */
+            char *namespace; /* default "default" */
+            char *name;      /* default "tidewatch-autoscaler" */
+            char *identity;  /* "": hostname_pid */
+            int64_t lease_duration_ms, renew_deadline_ms, retry_period_ms; /* 15s, 10s, 2s */
+        } leader_election;
+    } autoscaling;
 } tw_config_t;
 
 /*
@@ -108,9 +181,9 @@ typedef struct tw_config {
  * strings are borrowed for the call.
  */
 typedef struct tw_config_overrides {
-    const char *listen_address; /* --web.listen-address */
-    const char *storage_path;   /* --storage.tsdb.path */
-    const char *retention_time; /* --storage.tsdb.retention.time */
+    const char *listen_address;       /* --web.listen-address */
+    const char *storage_path;         /* --storage.tsdb.path */
+    const char *retention_time;       /* --storage.tsdb.retention.time */
     const char *query_compat;         /* --query.compat: prometheus3 or prometheus2 */
     const char *query_lookback_delta; /* --query.lookback-delta */
     const char *query_max_samples;    /* --query.max-samples */

@@ -29,6 +29,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alerting.h"
+#include "autoscale_loop.h"
 #include "build_info.h"
 #include "collect_loop.h"
 #include "collector/remote/remote.h"
@@ -69,7 +71,14 @@ struct tw_daemon {
     bool admin_enabled;          /* --web.enable-admin-api */
     tw_web_ops_t ops;
     tw_query_api_t *api; /* the /api/v1 query endpoints, created with the TSDB */
-    int64_t start_ms;    /* for /api/v1/status/runtimeinfo */
+    /* The autoscaler thread, the engine view it queries (replaced as a whole on reload) and
+     * the config whose manifests it borrows: d->cfg, or an older one kept alive when a reload
+     * could not reconfigure the autoscaler (main thread only). */
+    tw_autoscale_loop_t *autoscale;
+    tw_alerting_t *alerting; /* rules loop, notifier, /api/v1/rules and /alerts (alerting.h) */
+    tw_promql_qs_t *as_qs;
+    tw_config_t *as_cfg;
+    int64_t start_ms; /* for /api/v1/status/runtimeinfo */
     /* A server replaced by a reload, stopped after a grace period so the answer to the
      * /-/reload that replaced it is delivered (main thread only). */
     tw_http_server_t *retiring;
@@ -224,6 +233,8 @@ static void op_self_metrics(void *ctx, tw_mset_t *out)
     src.reload_success_ms = d->reload_success_ms;
     tw_selfmetrics_collect(&src, out);
     pthread_mutex_unlock(&d->state_mu);
+    tw_autoscale_loop_collect_metrics(d->autoscale, out);
+    tw_alerting_collect_metrics(d->alerting, out);
 }
 
 /* /-/reload: hand the request to the main loop and wait for its answer. */
@@ -300,6 +311,55 @@ static int handle_snapshot(void *ctx, const tw_http_request_t *req, tw_http_resp
     }
     tw_log(TW_LOG_INFO, "tsdb", "Snapshot created", "name", name, NULL);
     tw_buf_printf(&resp->body, "{\"status\":\"success\",\"data\":{\"name\":\"%s\"}}", name);
+    return 0;
+}
+
+/* GET /api/v1/autoscalers: spec, status, conditions and the last decisions of every HPA. */
+static int handle_autoscalers(void *ctx, const tw_http_request_t *req, tw_http_response_t *resp)
+{
+    tw_daemon_t *d = ctx;
+    (void)req;
+    resp->status = 200;
+    resp->content_type = "application/json";
+    tw_buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
+    if (tw_autoscale_loop_status_json(d->autoscale, &resp->body) != 0) {
+        tw_buf_reset(&resp->body);
+        resp->status = 500;
+        tw_buf_puts(&resp->body, "{\"status\":\"error\",\"errorType\":\"internal\",\"error\":"
+                                 "\"the autoscaler status does not fit the response\"}");
+        return 0;
+    }
+    tw_buf_putc(&resp->body, '}');
+    return 0;
+}
+
+static void engine_options(const tw_config_t *c, tw_promql_engine_options_t *o);
+
+/*
+ * Hands c's autoscaling settings to the autoscaler loop with a fresh engine view. On success c
+ * becomes the config the loop borrows (d->as_cfg); the caller decides about the previous one.
+ */
+static int autoscale_configure(tw_daemon_t *d, tw_config_t *c, tw_error_t *err)
+{
+    tw_promql_qs_t *qsc = tw_xcalloc(1, sizeof(*qsc));
+    tw_query_source_t qs;
+    engine_options(c, &qsc->opts);
+    tw_promql_storage_tsdb(d->tsdb, &qsc->storage);
+    tw_promql_query_source(qsc, &qs);
+    int rc = tw_autoscale_loop_configure(d->autoscale, c, &qs, err);
+    if (rc != 0) {
+        free(qsc);
+        return rc;
+    }
+    free(d->as_qs);
+    d->as_qs = qsc;
+    d->as_cfg = c;
+    char n[32], sync[32];
+    snprintf(n, sizeof(n), "%zu", c->autoscaling.n_horizontal);
+    tw_log(TW_LOG_INFO, "autoscaler", "Autoscalers configured", "horizontal", n, "driver",
+           c->autoscaling.driver.type, "sync_period",
+           tw_duration_format(c->autoscaling.sync_period_ms, sync, sizeof(sync)), "leader_election",
+           c->autoscaling.leader_election.enabled ? "true" : "false", NULL);
     return 0;
 }
 
@@ -605,6 +665,8 @@ static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c,
                                                   handle_snapshot, d) != 0) ||
         (d->admin_enabled && tw_http_server_route(srv, "PUT", "/api/v1/admin/tsdb/snapshot",
                                                   handle_snapshot, d) != 0) ||
+        tw_http_server_route(srv, "GET", "/api/v1/autoscalers", handle_autoscalers, d) != 0 ||
+        (d->alerting != NULL && tw_alerting_register(srv, d->alerting) != 0) ||
         (d->rw_enabled && tw_remote_write_handler_register(srv, &rwo, &d->sink, rw) != 0) ||
         tw_http_server_start(srv, err) != 0) {
         if (err != NULL && err->msg[0] == '\0') {
@@ -782,6 +844,18 @@ static int scrape_start(tw_daemon_t *d, tw_error_t *err)
                                    err);
 }
 
+/* Creates the rules loop and the notifier (outbox in <storage.path>/notify) and loads the rule
+ * files; a bad rule file fails the start, as it fails Prometheus'. */
+static int alerting_setup(tw_daemon_t *d, tw_error_t *err)
+{
+    size_t n = strlen(d->cfg->storage.path) + sizeof("/notify");
+    char *outbox = tw_xmalloc(n);
+    snprintf(outbox, n, "%s/notify", d->cfg->storage.path);
+    d->alerting = tw_alerting_new(d->tsdb, &d->sink, outbox);
+    free(outbox);
+    return tw_alerting_configure(d->alerting, d->cfg, err);
+}
+
 /* ---- public ------------------------------------------------------------------------------- */
 
 tw_daemon_t *tw_daemon_new(const tw_daemon_options_t *o, tw_error_t *err)
@@ -809,6 +883,7 @@ tw_daemon_t *tw_daemon_new(const tw_daemon_options_t *o, tw_error_t *err)
     d->ops.ready = op_ready;
     d->ops.reload = op_reload;
     d->loop = tw_collect_loop_new();
+    d->autoscale = tw_autoscale_loop_new();
 
     tw_log(TW_LOG_INFO, "daemon", "Loading configuration file", "filename",
            d->config_file != NULL ? d->config_file : "<default>", NULL);
@@ -874,6 +949,14 @@ int tw_daemon_start(tw_daemon_t *d, tw_error_t *err)
         return rc;
     }
     tw_collect_loop_set_sink(d->loop, &d->sink);
+    rc = autoscale_configure(d, d->cfg, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = alerting_setup(d, err);
+    if (rc != 0) {
+        return rc;
+    }
     rc = scrape_start(d, err);
     if (rc != 0) {
         return rc;
@@ -900,6 +983,14 @@ int tw_daemon_start(tw_daemon_t *d, tw_error_t *err)
     pthread_mutex_unlock(&d->state_mu);
 
     rc = tw_collect_loop_start(d->loop, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = tw_autoscale_loop_start(d->autoscale, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = tw_alerting_start(d->alerting, err);
     if (rc != 0) {
         return rc;
     }
@@ -1000,7 +1091,40 @@ static int reload_apply(tw_daemon_t *d, tw_config_t *nc, tw_http_server_t **old_
     }
     pthread_mutex_unlock(&d->state_mu);
     d->cfg = nc;
-    tw_config_free(oc);
+    /* The autoscaler borrows its config's manifests: a config it still uses stays alive. */
+    tw_config_t *old_as = d->as_cfg;
+    tw_error_t aerr;
+    tw_error_clear(&aerr);
+    if (autoscale_configure(d, nc, &aerr) == 0) {
+        if (old_as != oc && old_as != nc) {
+            tw_config_free(old_as);
+        }
+        tw_config_free(oc);
+    } else {
+        char msg[sizeof(aerr.msg) + sizeof(aerr.file) + 32];
+        tw_error_format(&aerr, msg, sizeof(msg));
+        tw_log(TW_LOG_ERROR, "autoscaler",
+               "Cannot apply the new autoscaling settings: the autoscalers keep the previous ones",
+               "err", msg, NULL);
+        if (rc == 0) {
+            rc = aerr.code != 0 ? aerr.code : TW_EINVAL;
+            if (err != NULL) {
+                *err = aerr;
+            }
+        }
+        if (old_as != oc) {
+            tw_config_free(oc);
+        }
+    }
+    /* Rules and notifications: a bad rule file keeps the running rules (alerting.h). */
+    tw_error_t alerr;
+    tw_error_clear(&alerr);
+    if (d->alerting != NULL && tw_alerting_configure(d->alerting, nc, &alerr) != 0 && rc == 0) {
+        rc = alerr.code != 0 ? alerr.code : TW_EINVAL;
+        if (err != NULL) {
+            *err = alerr;
+        }
+    }
     api_config_publish(d, nc);
     return rc;
 }
@@ -1205,6 +1329,11 @@ void tw_daemon_free(tw_daemon_t *d)
     tw_remote_write_handler_free(d->rw_retiring);
     tw_remote_write_handler_free(rw);
     tw_scrape_manager_free(scrape);
+    tw_autoscale_loop_free(d->autoscale); /* queries the TSDB: before it closes */
+    d->autoscale = NULL;
+    tw_alerting_free(d->alerting); /* evaluates rules into the TSDB: before it closes */
+    d->alerting = NULL;
+    free(d->as_qs);
     tw_cgroup_pods_fetcher_stop(f);
     tw_collect_loop_free(d->loop);
     tw_query_api_free(d->api); /* every server using it is gone */
@@ -1221,6 +1350,9 @@ void tw_daemon_free(tw_daemon_t *d)
      * cleanly. */
     if (started) {
         tw_log(TW_LOG_INFO, "daemon", "See you next time!", NULL);
+    }
+    if (d->as_cfg != d->cfg) {
+        tw_config_free(d->as_cfg);
     }
     tw_config_free(d->cfg);
     free(d->lock_path);

@@ -230,7 +230,8 @@ static void test_error_unknown_key(void **state)
              "root, max_cgroups)");
     load_err("globals: {}\n", TW_EINVAL,
              "t.yml:1:1: unknown key \"globals\" at the top level (expected one of global, "
-             "collector, storage, web, scrape_configs, query)");
+             "collector, storage, web, scrape_configs, query, kubernetes, autoscaling, rule_files, "
+             "alerting)");
 }
 
 static void test_query_section(void **state)
@@ -345,10 +346,10 @@ static void test_storage_tsdb_wal(void **state)
 static void test_error_unsupported_section(void **state)
 {
     (void)state;
-    load_err("rule_files: [a.yml]\n", TW_EINVAL,
-             "t.yml:1:1: rule_files: not supported by this version of tidewatch");
-    load_err("web: {}\nautoscaling: {}\n", TW_EINVAL,
-             "t.yml:2:1: autoscaling: not supported by this version of tidewatch");
+    load_err("rule_files: ['a/*/b.yml']\n", TW_EINVAL,
+             "t.yml:1:14: invalid rule file path \"a/*/b.yml\"");
+    load_err("web: {}\nkafka: {}\n", TW_EINVAL,
+             "t.yml:2:1: kafka: not supported by this version of tidewatch");
 }
 
 static void test_error_wrong_type(void **state)
