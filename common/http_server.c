@@ -99,6 +99,9 @@ struct tw_http_server {
     size_t nstats;
     size_t stats_cap;
 
+    char *tls_cert_pem; /* NULL: plain HTTP */
+    char *tls_key_pem;
+
     struct MHD_Daemon *daemon;
     int port;
 };
@@ -309,9 +312,38 @@ tw_http_server_t *tw_http_server_new(const tw_http_server_options_t *opts, tw_er
     srv->max_body_bytes = opts->max_body_bytes != 0 ? opts->max_body_bytes : DEFAULT_MAX_BODY_BYTES;
     srv->timeout_s = opts->timeout_s != 0 ? opts->timeout_s : DEFAULT_TIMEOUT_S;
     srv->max_connections = opts->max_connections;
+    bool has_cert = opts->tls_cert_file != NULL && opts->tls_cert_file[0] != '\0';
+    bool has_key = opts->tls_key_file != NULL && opts->tls_key_file[0] != '\0';
+    if (has_cert || has_key) {
+        if (!has_cert || !has_key) {
+            tw_error_set(err, TW_EINVAL, "listen %s: TLS needs both cert_file and key_file", addr);
+            goto fail;
+        }
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+            tw_error_set(err, TW_EINVAL, "listen %s: this libmicrohttpd has no TLS support", addr);
+            goto fail;
+        }
+        const char *files[2] = {opts->tls_cert_file, opts->tls_key_file};
+        char **pems[2] = {&srv->tls_cert_pem, &srv->tls_key_pem};
+        for (int i = 0; i < 2; i++) {
+            tw_buf_t b;
+            tw_buf_init(&b, (size_t)1 << 20);
+            if (tw_buf_read_file(&b, files[i], err) != 0) {
+                tw_buf_fini(&b);
+                goto fail;
+            }
+            *pems[i] = tw_buf_steal(&b, NULL);
+        }
+    }
     pthread_mutex_init(&srv->mu, NULL);
     stats_add(srv, OTHER_HANDLER);
     return srv;
+fail:
+    free(srv->tls_cert_pem);
+    free(srv->tls_key_pem);
+    free(srv->listen_address);
+    free(srv);
+    return NULL;
 }
 
 int tw_http_server_route(tw_http_server_t *srv, const char *method, const char *path,
@@ -721,16 +753,23 @@ int tw_http_server_start(tw_http_server_t *srv, tw_error_t *err)
         return fd;
     }
     /* MHD_OPTION_CONNECTION_LIMIT 0 would refuse everything: leave it out for "no limit". */
-    struct MHD_OptionItem limit[] = {
-        {srv->max_connections != 0 ? MHD_OPTION_CONNECTION_LIMIT : MHD_OPTION_END,
-         (intptr_t)srv->max_connections, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
+    struct MHD_OptionItem extra[4];
+    size_t ne = 0;
+    if (srv->max_connections != 0) {
+        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+                                              (intptr_t)srv->max_connections, NULL};
+    }
+    if (srv->tls_cert_pem != NULL) {
+        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem};
+        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem};
+    }
+    extra[ne] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | (srv->tls_cert_pem != NULL ? MHD_USE_TLS : 0);
     srv->daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, srv->threads, MHD_OPTION_CONNECTION_TIMEOUT, srv->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_ARRAY, limit, MHD_OPTION_END);
+        on_completed, srv, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         close(fd);
         srv->port = 0;
@@ -766,6 +805,8 @@ void tw_http_server_free(tw_http_server_t *srv)
         free(srv->routes[i].path);
     }
     free(srv->routes);
+    free(srv->tls_cert_pem);
+    free(srv->tls_key_pem);
     for (size_t i = 0; i < srv->nstats; i++) {
         free(srv->stats[i].handler);
         free(srv->stats[i].codes);

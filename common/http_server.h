@@ -31,6 +31,13 @@ typedef struct tw_http_server_options {
     size_t max_body_bytes;      /* 0: 10 MiB */
     unsigned timeout_s;         /* idle connection timeout; 0: 30 s */
     unsigned max_connections;   /* concurrent connections; more are refused; 0: no limit */
+    /*
+     * TLS (like Prometheus' web config tls_server_config): with both set the server speaks
+     * HTTPS only, with the PEM certificate chain and private key read from these files at
+     * tw_http_server_new(); NULL or "": plain HTTP.
+     */
+    const char *tls_cert_file;
+    const char *tls_key_file;
 } tw_http_server_options_t;
 
 /* The response a handler fills in. body starts empty with the server's limit removed. */
@@ -51,7 +58,9 @@ typedef struct tw_http_response {
 typedef int (*tw_http_handler_fn)(void *ctx, const tw_http_request_t *req,
                                   tw_http_response_t *resp);
 
-/* Creates a server (not yet listening). Copies what it needs from opts. */
+/* Creates a server (not yet listening). Copies what it needs from opts. Returns NULL with err
+ * set for a bad address, or TLS files that cannot be read (or only one of the two given), or
+ * TLS asked of a libmicrohttpd built without it. */
 tw_http_server_t *tw_http_server_new(const tw_http_server_options_t *opts, tw_error_t *err);
 
 /*

@@ -35,6 +35,8 @@ static const char usage[] =
     "                            (one JSON line per case; --check compares with expected)\n"
     "  autoscaler vpa-calc FILE [--check]\n"
     "                            run the VPA recommender on a case file (like calc)\n"
+    "  autoscaler recommend --storage.tsdb.path=DIR --selector=SELECTOR\n"
+    "                            VPA recommendations from a data dir's history\n"
     "  autoscaler simulate --spec HPA.yaml --metrics FILE [--sync-period 15s]\n"
     "                            replay metric values through the HPA controller (dry run)\n"
     "  query EXPR [--time=T] [--start=T --end=T --step=D]\n"
@@ -395,6 +397,13 @@ int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
             }
             break;
         } else if (strcmp(arg, "autoscaler") == 0) {
+            if (i + 1 < argc && strcmp(argv[i + 1], "recommend") == 0) {
+                /* The VPA recommender over a data dir parses its own flags. */
+                out->command = TW_CLI_AUTOSCALER_RECOMMEND;
+                out->sub_argv = &argv[i + 1];
+                out->sub_argc = argc - i - 1;
+                break;
+            }
             if (i + 1 < argc && strcmp(argv[i + 1], "simulate") == 0) {
                 /* The simulator parses its own flags. */
                 out->command = TW_CLI_AUTOSCALER_SIMULATE;
@@ -406,7 +415,8 @@ int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
             if (i + 1 >= argc || (!vpa && strcmp(argv[i + 1], "calc") != 0)) {
                 return tw_error_set(err, TW_EINVAL,
                                     "autoscaler: expected \"autoscaler calc\", \"autoscaler "
-                                    "vpa-calc\" or \"autoscaler simulate\"");
+                                    "vpa-calc\", \"autoscaler simulate\" or \"autoscaler "
+                                    "recommend\"");
             }
             const char *sub = vpa ? "vpa-calc" : "calc";
             out->command = vpa ? TW_CLI_AUTOSCALER_VPA_CALC : TW_CLI_AUTOSCALER_CALC;

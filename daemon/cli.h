@@ -52,6 +52,7 @@ typedef enum {
     TW_CLI_AUTOSCALER_VPA_CALC,
     TW_CLI_CHECK_RULES, /* the rest of the arguments go to tw_rules_check_main() */
     TW_CLI_TEST_RULES,  /* the rest of the arguments go to tw_rules_test_main() */
+    TW_CLI_AUTOSCALER_RECOMMEND, /* the rest of the arguments go to tw_vpa_cli_main() */
     TW_CLI_AUTOSCALER_SIMULATE, /* the rest of the arguments go to tw_hpa_simulate_main() */
 } tw_cli_command_t;
 

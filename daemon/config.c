@@ -34,6 +34,7 @@
 #include "collector/tsdb/tsdb.h"
 #include "common/yaml_tree.h"
 #include "config_alerting.h"
+#include "config_vpa.h"
 #include "query/query.h"
 
 /* The embedded default: the values config_set_defaults() sets, as a user would write them. */
@@ -976,12 +977,12 @@ static int walk_horizontal(tw_yaml_walk_t *w, const tw_yaml_node_t *n,
 
 static int walk_autoscaling(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
-    static const char *const keys[] = {"sync_period",    "resource_window", "max_decisions",
-                                       "controller",     "driver",          "leader_election",
-                                       "metric_queries", "horizontal"};
+    static const char *const keys[] = {
+        "sync_period",     "resource_window", "max_decisions", "controller", "driver",
+        "leader_election", "metric_queries",  "horizontal",    "vertical",   "recommender"};
     const char *sec = "autoscaling";
-    const tw_yaml_node_t *v[8];
-    int rc = tw_yaml_fields(w, n, sec, keys, 8, v);
+    const tw_yaml_node_t *v[10];
+    int rc = tw_yaml_fields(w, n, sec, keys, 10, v);
     if (rc == 0) {
         rc = tw_yaml_get_duration(w, v[0], sec, keys[0], false, &c->autoscaling.sync_period_ms);
     }
@@ -1011,6 +1012,9 @@ static int walk_autoscaling(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_confi
         tw_hpa_manifest_options_t mo = {.gate_scale_to_zero =
                                             c->autoscaling.controller.scale_to_zero};
         rc = walk_horizontal(w, v[7], &mo, c);
+    }
+    if (rc == 0) {
+        rc = tw_config_walk_vertical(w, v[8], v[9], c);
     }
     return rc;
 }
@@ -1306,6 +1310,7 @@ void tw_config_free(tw_config_t *c)
         tw_hpa_manifest_free(c->autoscaling.horizontal[i]);
     }
     free(c->autoscaling.horizontal);
+    tw_config_vertical_free(c);
     tw_scalers_config_fini(c->autoscaling.scalers);
     free(c->autoscaling.scalers);
     free(c->autoscaling.driver.type);

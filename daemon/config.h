@@ -25,6 +25,8 @@
 #include "common/error.h"
 
 struct tw_hpa_manifest;
+struct tw_vpa_manifest;
+struct tw_vpa_options;
 struct tw_notify_config;
 struct tw_scalers_config;
 
@@ -137,8 +139,12 @@ typedef struct tw_config {
         int64_t sync_period_ms;              /* default 5s (the HPA's is 15s) */
         struct tw_hpa_manifest **horizontal; /* owned, n_horizontal entries, document order */
         size_t n_horizontal;
-        struct tw_scalers_config *scalers; /* owned, never NULL: metric_queries, resource_window */
-        size_t max_decisions;              /* decisions kept per autoscaler, default 20 */
+        /* vertical[] and recommender: daemon/config_vpa.c, docs/autoscaling-vpa.md */
+        struct tw_vpa_manifest **vertical; /* owned, n_vertical entries, document order */
+        size_t n_vertical;
+        struct tw_vpa_options *recommender; /* owned; NULL: the VPA's defaults */
+        struct tw_scalers_config *scalers;  /* owned, never NULL: metric_queries, resource_window */
+        size_t max_decisions;               /* decisions kept per autoscaler, default 20 */
         struct {
             double tolerance;                     /* default 0.1 */
             int64_t cpu_initialization_period_ms; /* default 5m */

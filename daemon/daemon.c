@@ -42,6 +42,8 @@
 #include "common/timeutil.h"
 #include "query/query.h"
 #include "selfmetrics.h"
+#include "vpa_api.h"
+#include "vpa_loop.h"
 #include "web.h"
 
 /* A /-/reload request waiting for the main thread. */
@@ -75,6 +77,7 @@ struct tw_daemon {
      * the config whose manifests it borrows: d->cfg, or an older one kept alive when a reload
      * could not reconfigure the autoscaler (main thread only). */
     tw_autoscale_loop_t *autoscale;
+    tw_vpa_loop_t *vpa; /* the vertical recommender and updater */
     tw_alerting_t *alerting; /* rules loop, notifier, /api/v1/rules and /alerts (alerting.h) */
     tw_promql_qs_t *as_qs;
     tw_config_t *as_cfg;
@@ -234,6 +237,7 @@ static void op_self_metrics(void *ctx, tw_mset_t *out)
     tw_selfmetrics_collect(&src, out);
     pthread_mutex_unlock(&d->state_mu);
     tw_autoscale_loop_collect_metrics(d->autoscale, out);
+    tw_vpa_loop_collect_metrics(d->vpa, out);
     tw_alerting_collect_metrics(d->alerting, out);
 }
 
@@ -347,6 +351,10 @@ static int autoscale_configure(tw_daemon_t *d, tw_config_t *c, tw_error_t *err)
     tw_promql_storage_tsdb(d->tsdb, &qsc->storage);
     tw_promql_query_source(qsc, &qs);
     int rc = tw_autoscale_loop_configure(d->autoscale, c, &qs, err);
+    if (rc == 0) {
+        /* The same query source for both loops: they swap it together on reload. */
+        rc = tw_vpa_loop_configure(d->vpa, c, &qs, err);
+    }
     if (rc != 0) {
         free(qsc);
         return rc;
@@ -666,6 +674,8 @@ static tw_http_server_t *http_start(tw_daemon_t *d, const tw_config_t *c,
         (d->admin_enabled && tw_http_server_route(srv, "PUT", "/api/v1/admin/tsdb/snapshot",
                                                   handle_snapshot, d) != 0) ||
         tw_http_server_route(srv, "GET", "/api/v1/autoscalers", handle_autoscalers, d) != 0 ||
+        tw_http_server_route(srv, "GET", "/api/v1/recommendations", tw_vpa_api_recommendations,
+                             d->vpa) != 0 ||
         (d->alerting != NULL && tw_alerting_register(srv, d->alerting) != 0) ||
         (d->rw_enabled && tw_remote_write_handler_register(srv, &rwo, &d->sink, rw) != 0) ||
         tw_http_server_start(srv, err) != 0) {
@@ -884,6 +894,7 @@ tw_daemon_t *tw_daemon_new(const tw_daemon_options_t *o, tw_error_t *err)
     d->ops.reload = op_reload;
     d->loop = tw_collect_loop_new();
     d->autoscale = tw_autoscale_loop_new();
+    d->vpa = tw_vpa_loop_new();
 
     tw_log(TW_LOG_INFO, "daemon", "Loading configuration file", "filename",
            d->config_file != NULL ? d->config_file : "<default>", NULL);
@@ -987,6 +998,10 @@ int tw_daemon_start(tw_daemon_t *d, tw_error_t *err)
         return rc;
     }
     rc = tw_autoscale_loop_start(d->autoscale, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = tw_vpa_loop_start(d->vpa, err);
     if (rc != 0) {
         return rc;
     }
@@ -1330,6 +1345,7 @@ void tw_daemon_free(tw_daemon_t *d)
     tw_remote_write_handler_free(rw);
     tw_scrape_manager_free(scrape);
     tw_autoscale_loop_free(d->autoscale); /* queries the TSDB: before it closes */
+    tw_vpa_loop_free(d->vpa);
     d->autoscale = NULL;
     tw_alerting_free(d->alerting); /* evaluates rules into the TSDB: before it closes */
     d->alerting = NULL;

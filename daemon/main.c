@@ -10,6 +10,7 @@
 #include "autoscaler/hpa/hpa.h"
 #include "autoscaler/vpa/vpa.h"
 #include "daemon/rules_cli.h"
+#include "daemon/vpa_cli.h"
 #include "build_info.h"
 #include "collector/expfmt/expfmt.h"
 #include "collector/tsdb/tsdb.h"
@@ -209,6 +210,9 @@ int main(int argc, char **argv)
         break;
     case TW_CLI_TEST_RULES:
         status = tw_rules_test_main(cli.sub_argc, (char **)cli.sub_argv, stdout, stderr);
+        break;
+    case TW_CLI_AUTOSCALER_RECOMMEND:
+        status = tw_vpa_cli_main(cli.sub_argc, cli.sub_argv, stdout, stderr);
         break;
     case TW_CLI_AUTOSCALER_SIMULATE:
         status = tw_hpa_simulate_main(cli.sub_argc, (char **)cli.sub_argv, stdout, stderr);

@@ -164,6 +164,18 @@ static int dry_patch_resources(void *impl, const tw_orch_ref_t *ref, const tw_or
     return 0;
 }
 
+static int dry_evict_pod(void *impl, const tw_orch_ref_t *ref, tw_error_t *err)
+{
+    dryrun_t *d = impl;
+    (void)err;
+    char *t = target_of(ref);
+    tw_buf_t b;
+    tw_buf_init(&b, 0);
+    tw_buf_printf(&b, "would evict pod %s", t);
+    add_record(d, "evict_pod", t, tw_buf_steal(&b, NULL), -1, -1);
+    return 0;
+}
+
 static size_t dry_records(const void *impl, const tw_orch_record_t **out)
 {
     const dryrun_t *d = impl;
@@ -205,5 +217,6 @@ const tw_orch_ops_t tw_orch_dryrun_ops = {
     .list_pods = dry_list_pods,
     .patch_resources = dry_patch_resources,
     .records = dry_records,
+    .evict_pod = dry_evict_pod,
     .free = dry_free,
 };

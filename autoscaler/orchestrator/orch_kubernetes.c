@@ -176,7 +176,108 @@ static int add_container(tw_orch_pod_t *p, size_t *cap, const json_t *c, tw_erro
         rc = quantity_field(req, "memory", &ct->has_memory_request, &ct->memory_request_milli,
                             p->name, err);
     }
+    const json_t *lim = json_path(c, "resources", "limits");
+    if (rc == 0) {
+        rc = quantity_field(lim, "cpu", &ct->has_cpu_limit, &ct->cpu_limit_milli, p->name, err);
+    }
+    if (rc == 0) {
+        rc = quantity_field(lim, "memory", &ct->has_memory_limit, &ct->memory_limit_milli, p->name,
+                            err);
+    }
     return rc;
+}
+
+/* A condition's status word. */
+static tw_orch_cond_t cond_of(const char *s)
+{
+    return s == NULL                 ? TW_ORCH_COND_UNKNOWN
+           : strcmp(s, "True") == 0  ? TW_ORCH_COND_TRUE
+           : strcmp(s, "False") == 0 ? TW_ORCH_COND_FALSE
+                                     : TW_ORCH_COND_UNKNOWN;
+}
+
+/*
+ * What the vertical autoscaler reads beyond the HPA's needs: the controller owner, the resize
+ * conditions, and per container its last termination and the requests the kubelet actually
+ * applied (status.containerStatuses[].resources, which win over the spec during a resize).
+ */
+static int parse_pod_vpa(const json_t *meta, const json_t *status, tw_orch_pod_t *p,
+                         tw_error_t *err)
+{
+    size_t i;
+    const json_t *o, *c;
+    json_array_foreach(json_object_get(meta, "ownerReferences"), i, o)
+    {
+        if (json_is_true(json_object_get(o, "controller"))) {
+            const char *k = json_str(o, "kind"), *n = json_str(o, "name");
+            tw_strlcpy(p->owner_kind, k != NULL ? k : "", sizeof(p->owner_kind));
+            tw_strlcpy(p->owner_name, n != NULL ? n : "", sizeof(p->owner_name));
+            break;
+        }
+    }
+    json_array_foreach(json_object_get(status, "conditions"), i, c)
+    {
+        const char *type = json_str(c, "type");
+        bool pending = type != NULL && strcmp(type, "PodResizePending") == 0;
+        bool progress = type != NULL && strcmp(type, "PodResizeInProgress") == 0;
+        if (!pending && !progress) {
+            continue;
+        }
+        const char *reason = json_str(c, "reason"), *msg = json_str(c, "message");
+        tw_orch_cond_t st = cond_of(json_str(c, "status"));
+        if (pending) {
+            p->resize_pending = st;
+            tw_strlcpy(p->resize_pending_reason, reason != NULL ? reason : "",
+                       sizeof(p->resize_pending_reason));
+            tw_strlcpy(p->resize_pending_message, msg != NULL ? msg : "",
+                       sizeof(p->resize_pending_message));
+        } else {
+            p->resize_in_progress = st;
+            tw_strlcpy(p->resize_in_progress_reason, reason != NULL ? reason : "",
+                       sizeof(p->resize_in_progress_reason));
+            tw_strlcpy(p->resize_in_progress_message, msg != NULL ? msg : "",
+                       sizeof(p->resize_in_progress_message));
+        }
+    }
+    json_array_foreach(json_object_get(status, "containerStatuses"), i, c)
+    {
+        const char *name = json_str(c, "name");
+        tw_orch_container_t *ct = NULL;
+        for (size_t k = 0; name != NULL && k < p->n_containers; k++) {
+            if (strcmp(p->containers[k].name, name) == 0) {
+                ct = &p->containers[k];
+            }
+        }
+        if (ct == NULL) {
+            continue;
+        }
+        const json_t *term = json_path(c, "lastState", "terminated");
+        const char *reason = json_str(term, "reason");
+        if (reason != NULL) {
+            tw_strlcpy(ct->last_termination, reason, sizeof(ct->last_termination));
+            const char *t = json_str(term, "startedAt");
+            if (t != NULL) {
+                (void)tw_orch_rfc3339_parse(t, &ct->last_started_ms);
+            }
+            t = json_str(term, "finishedAt");
+            if (t != NULL) {
+                (void)tw_orch_rfc3339_parse(t, &ct->last_finished_ms);
+            }
+        }
+        const json_t *req = json_path(c, "resources", "requests");
+        if (req != NULL) {
+            int rc = quantity_field(req, "cpu", &ct->has_cpu_request, &ct->cpu_request_milli,
+                                    p->name, err);
+            if (rc == 0) {
+                rc = quantity_field(req, "memory", &ct->has_memory_request,
+                                    &ct->memory_request_milli, p->name, err);
+            }
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
 }
 
 static tw_orch_pod_phase_t parse_phase(const char *s)
@@ -261,6 +362,9 @@ static int parse_pod(const json_t *item, tw_orch_pod_list_t *out, tw_error_t *er
         rc = quantity_field(preq, "memory", &p->has_pod_memory_request,
                             &p->pod_memory_request_milli, p->name, err);
     }
+    if (rc == 0) {
+        rc = parse_pod_vpa(meta, status, p, err);
+    }
     return rc;
 }
 
@@ -336,6 +440,13 @@ int tw_orch_kube_resources_patch(tw_buf_t *out, bool pod_template, const tw_orch
     json_t *podspec = json_pack("{s:o}", "containers", containers);
     json_t *v = pod_template ? json_pack("{s:{s:{s:o}}}", "spec", "template", "spec", podspec)
                              : json_pack("{s:o}", "spec", podspec);
+    return v == NULL ? TW_EINVAL : dump_to(out, v);
+}
+
+int tw_orch_kube_eviction_body(tw_buf_t *out, const char *ns, const char *name)
+{
+    json_t *v = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "policy/v1", "kind", "Eviction",
+                          "metadata", "name", name, "namespace", ns);
     return v == NULL ? TW_EINVAL : dump_to(out, v);
 }
 
@@ -527,6 +638,35 @@ out:
     return rc;
 }
 
+static int kube_evict_pod(void *impl, const tw_orch_ref_t *ref, tw_error_t *err)
+{
+    kube_t *k = impl;
+    tw_buf_t path, body;
+    tw_kube_resp_t resp;
+    char what[300];
+    const char *ns = ns_of(k, ref);
+    tw_buf_init(&path, 0);
+    tw_buf_init(&body, 0);
+    tw_kube_resp_init(&resp);
+    snprintf(what, sizeof(what), "eviction of pod %s/%s", ns, ref->name);
+    tw_buf_puts(&path, "/api/v1/namespaces/");
+    tw_kube_path_escape(&path, ns);
+    tw_buf_puts(&path, "/pods/");
+    tw_kube_path_escape(&path, ref->name);
+    tw_buf_puts(&path, "/eviction");
+    /* A 429 here is a PodDisruptionBudget refusal: tw_kube_request reports it as
+     * TW_ETRANSIENT (after its bounded retries), which is what the updater wants. */
+    int rc = tw_orch_kube_eviction_body(&body, ns, ref->name);
+    if (rc == 0) {
+        rc = tw_kube_request(k->client, "POST", path.data, body.data, "application/json", what,
+                             &resp, err);
+    }
+    tw_buf_fini(&path);
+    tw_buf_fini(&body);
+    tw_kube_resp_fini(&resp);
+    return rc;
+}
+
 static void kube_free(void *impl)
 {
     kube_t *k = impl;
@@ -580,5 +720,6 @@ const tw_orch_ops_t tw_orch_kube_ops = {
     .list_pods = kube_list_pods,
     .patch_resources = kube_patch_resources,
     .records = NULL,
+    .evict_pod = kube_evict_pod,
     .free = kube_free,
 };

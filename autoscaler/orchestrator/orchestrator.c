@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "autoscaler/orchestrator/orchestrator.h"
@@ -181,6 +182,21 @@ int tw_orch_patch_resources(tw_orch_driver_t *d, const tw_orch_ref_t *ref,
         }
     }
     return d->ops->patch_resources(d->impl, ref, res, n_res, err);
+}
+
+int tw_orch_evict_pod(tw_orch_driver_t *d, const tw_orch_ref_t *ref, tw_error_t *err)
+{
+    if (d->ops->evict_pod == NULL) {
+        return unsupported(d, "evict_pod", err);
+    }
+    if (ref == NULL || ref->name == NULL || ref->name[0] == '\0') {
+        return tw_error_set(err, TW_EINVAL, "orchestrator: evict_pod needs a pod name");
+    }
+    if (ref->kind != NULL && strcasecmp(ref->kind, "Pod") != 0) {
+        return tw_error_set(err, TW_EINVAL, "orchestrator: cannot evict kind %s (only Pod)",
+                            ref->kind);
+    }
+    return d->ops->evict_pod(d->impl, ref, err);
 }
 
 size_t tw_orch_dryrun_records(const tw_orch_driver_t *d, const tw_orch_record_t **out)

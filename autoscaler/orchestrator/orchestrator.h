@@ -90,6 +90,15 @@ typedef struct tw_orch_container {
     int64_t cpu_request_milli; /* millicores */
     bool has_memory_request;
     int64_t memory_request_milli; /* milli-bytes */
+    /* spec.resources.limits, same units (the vertical autoscaler's proportional limits) */
+    bool has_cpu_limit;
+    int64_t cpu_limit_milli;
+    bool has_memory_limit;
+    int64_t memory_limit_milli;
+    /* status.containerStatuses[].lastState.terminated (the updater's quick-OOM rule) */
+    char last_termination[32]; /* reason ("OOMKilled", ...), "" when none */
+    int64_t last_started_ms;   /* its startedAt, ms since epoch (0 when absent) */
+    int64_t last_finished_ms;  /* its finishedAt */
 } tw_orch_container_t;
 
 /*
@@ -112,6 +121,20 @@ typedef struct tw_orch_pod {
     int64_t pod_cpu_request_milli;
     bool has_pod_memory_request;
     int64_t pod_memory_request_milli;
+    /* The controller ownerReference (metadata.ownerReferences[controller=true]); "" when none. */
+    char owner_kind[32];
+    char owner_name[256];
+    /*
+     * In-place resize state (Kubernetes 1.33+): the PodResizePending condition (reason
+     * "Infeasible" or "Deferred") and PodResizeInProgress (reason "Error" on failure), with
+     * their reasons and messages ("" when unset).
+     */
+    tw_orch_cond_t resize_pending;
+    char resize_pending_reason[32];
+    char resize_pending_message[256];
+    tw_orch_cond_t resize_in_progress;
+    char resize_in_progress_reason[32];
+    char resize_in_progress_message[256];
 } tw_orch_pod_t;
 
 /* The pods behind a workload. */
@@ -262,6 +285,15 @@ int tw_orch_patch_resources(tw_orch_driver_t *d, const tw_orch_ref_t *ref,
                             const tw_orch_resources_t *res, size_t n_res, tw_error_t *err);
 
 /*
+ * Evicts a pod through the Eviction API (kubernetes: POST .../pods/<name>/eviction with a
+ * policy/v1 Eviction body, so PodDisruptionBudgets apply). ref->kind is "Pod" (or NULL),
+ * ref->namespace and ref->name name the pod. A refusal by a disruption budget (HTTP 429) is
+ * TW_ETRANSIENT with the API server's message; a pod already gone is TW_ENOTFOUND. The dry-run
+ * driver records "evict_pod"; drivers without pods (nomad, exec) answer TW_EINVAL.
+ */
+int tw_orch_evict_pod(tw_orch_driver_t *d, const tw_orch_ref_t *ref, tw_error_t *err);
+
+/*
  * Computes the replicas to write from the scale just read: returns >= 0, or a negative code to
  * stop (returned by tw_orch_scale_update() as is).
  */
@@ -280,7 +312,7 @@ int tw_orch_scale_update(tw_orch_driver_t *d, const tw_orch_ref_t *ref, tw_orch_
 
 /* One recorded dry-run action. */
 typedef struct tw_orch_record {
-    char *op;     /* "set_scale" or "patch_resources"; owned by the driver */
+    char *op;     /* "set_scale", "patch_resources" or "evict_pod"; owned by the driver */
     char *target; /* "namespace/name" (plus "/group" when set) */
     char *detail; /* "replicas 3 -> 5 (resourceVersion 1003)", the resources, ... */
     int32_t from; /* set_scale: the observed spec replicas (-1 when unknown) */

@@ -34,6 +34,7 @@ typedef struct tw_orch_ops {
     int (*patch_resources)(void *impl, const tw_orch_ref_t *ref, const tw_orch_resources_t *res,
                            size_t n_res, tw_error_t *err);
     size_t (*records)(const void *impl, const tw_orch_record_t **out);
+    int (*evict_pod)(void *impl, const tw_orch_ref_t *ref, tw_error_t *err);
     void (*free)(void *impl);
 } tw_orch_ops_t;
 
@@ -96,6 +97,9 @@ int tw_orch_kube_pods_parse(const char *body, size_t len, tw_orch_pod_list_t *ou
  */
 int tw_orch_kube_resources_patch(tw_buf_t *out, bool pod_template, const tw_orch_resources_t *res,
                                  size_t n_res);
+
+/* The body of POST .../pods/<name>/eviction: a policy/v1 Eviction naming the pod. */
+int tw_orch_kube_eviction_body(tw_buf_t *out, const char *ns, const char *name);
 
 /* ---- Nomad ------------------------------------------------------------------------------ */
 

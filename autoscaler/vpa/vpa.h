@@ -876,4 +876,252 @@ void tw_vpa_restriction_in_place_done(tw_vpa_restriction_t *r, size_t pod, int64
 /* The pod's last in-place attempt as the restriction knows it (false: none). */
 bool tw_vpa_restriction_last_attempt(const tw_vpa_restriction_t *r, size_t pod, int64_t *out_ms);
 
+/* ---- manifests ---------------------------------------------------------------------------- */
+/*
+ * autoscaling.k8s.io/v1 VerticalPodAutoscaler manifests (vpa_manifest.c) and the recommender's
+ * and updater's options with the VPA's defaults; docs/autoscaling-vpa.md, "Running it".
+ * Validation follows the VPA admission controller's ValidateVPA (admission-controller/resource/
+ * vpa/handler.go) and the CRD's enums, with upstream's messages prefixed by the field path and
+ * the file:line:col of the offending node. Pure (tw_vpa_manifests_load reads one file).
+ */
+
+struct tw_yaml_node;
+
+/* Largest manifest file tw_vpa_manifests_load() reads. */
+#define TW_VPA_MANIFEST_MAX_BYTES (4u * 1024u * 1024u)
+
+/* spec.targetRef (CrossVersionObjectReference). Strings owned; "" when absent. */
+typedef struct tw_vpa_target_ref {
+    char *api_version;
+    char *kind; /* required */
+    char *name; /* required */
+} tw_vpa_target_ref_t;
+
+/* What a containerPolicies[] entry says beyond tw_vpa_container_policy_t. */
+typedef struct tw_vpa_manifest_container {
+    char *name;                 /* containerName (owned), or "*" */
+    bool controls[TW_VPA_NRES]; /* controlledResources; both true when absent */
+    int line, col;              /* the entry's position, for messages */
+} tw_vpa_manifest_container_t;
+
+/*
+ * One parsed and validated VerticalPodAutoscaler. Read-only for callers; free with
+ * tw_vpa_manifest_free(). policy points into the manifest itself (never copy it by value).
+ */
+typedef struct tw_vpa_manifest {
+    char *name;                 /* metadata.name */
+    char *namespace;            /* metadata.namespace; "default" when absent */
+    tw_vpa_target_ref_t target; /* spec.targetRef */
+    bool has_update_policy;     /* spec.updatePolicy was given */
+    tw_vpa_update_mode_t mode;  /* updatePolicy.updateMode; Recreate when unset */
+    bool mode_deprecated;       /* updateMode Auto: acts as Recreate, warning in `warning` */
+    bool has_min_replicas;      /* updatePolicy.minReplicas */
+    int32_t min_replicas;       /* > 0 */
+    tw_vpa_eviction_requirement_t *eviction_reqs; /* updatePolicy.evictionRequirements */
+    size_t n_eviction_reqs;
+    bool has_resource_policy;                /* spec.resourcePolicy was given */
+    tw_vpa_policy_t policy;                  /* containerPolicies (n == 0 when none) */
+    tw_vpa_manifest_container_t *containers; /* policy.n entries, same order */
+    char *recommender;                       /* spec.recommenders[0].name; "" when absent */
+    char warning[200];                       /* "" or a deprecation notice to log once */
+    char file[256];                          /* where the manifest came from */
+    int line, col;                           /* position of the manifest's root mapping */
+    tw_vpa_container_policy_t *policies_;    /* private storage behind policy */
+} tw_vpa_manifest_t;
+
+/*
+ * Parses one manifest from a YAML node (an entry of autoscaling.vertical[]). file names the
+ * input in errors (may be NULL); the node is only read during the call. The first problem
+ * found is reported: shape (unknown keys, wrong types, bad quantities) or validation, e.g.
+ * "spec.resourcePolicy.containerPolicies[0].maxAllowed.cpu: max resource for cpu is lower than
+ * min" at that node's line and column. Returns 0 with *out set (free with tw_vpa_manifest_free)
+ * or TW_EINVAL with err filled.
+ */
+int tw_vpa_manifest_from_node(const struct tw_yaml_node *root, const char *file,
+                              tw_vpa_manifest_t **out, tw_error_t *err);
+
+/* Frees a manifest. NULL is a no-op. */
+void tw_vpa_manifest_free(tw_vpa_manifest_t *m);
+
+/* The containerPolicies[] entry for container name (exact name, else "*"), or NULL; *index
+ * (may be NULL) gets its index in m->containers. */
+const tw_vpa_container_policy_t *tw_vpa_manifest_policy(const tw_vpa_manifest_t *m,
+                                                        const char *name, size_t *index);
+
+/* Whether container name gets a recommendation for resource r: its policy (if any) is not
+ * mode Off and lists r in controlledResources. */
+bool tw_vpa_manifest_controls(const tw_vpa_manifest_t *m, const char *name, tw_vpa_resource_t r);
+
+/* The manifests of one file, in document order. */
+typedef struct tw_vpa_manifest_list {
+    tw_vpa_manifest_t **items; /* owned */
+    size_t n;
+} tw_vpa_manifest_list_t;
+
+/*
+ * Parses a YAML stream of one or more `---`-separated documents into list (zeroed or fini'd;
+ * filled only on success). Empty documents and other kinds (the Deployment next to its VPA)
+ * are skipped; a file without a VerticalPodAutoscaler, or two with the same namespace/name, is
+ * an error. Positions are the file's lines.
+ */
+int tw_vpa_manifests_parse(const char *data, size_t len, const char *file,
+                           tw_vpa_manifest_list_t *list, tw_error_t *err);
+
+/* Reads path (at most TW_VPA_MANIFEST_MAX_BYTES) and parses it like tw_vpa_manifests_parse. */
+int tw_vpa_manifests_load(const char *path, tw_vpa_manifest_list_t *list, tw_error_t *err);
+
+/* Frees the manifests; list is empty afterwards. NULL is a no-op. */
+void tw_vpa_manifest_list_fini(tw_vpa_manifest_list_t *list);
+
+/* Recommender and updater settings (the upstream flags; tw_vpa_options_init: their defaults). */
+typedef struct tw_vpa_options {
+    int64_t interval_ms;           /* --recommender-interval (and the updater's), 1 min */
+    int64_t history_length_ms;     /* --history-length, 8 d */
+    int64_t history_resolution_ms; /* --history-resolution, 1 h */
+    tw_vpa_recommender_config_t rec;
+    tw_vpa_model_config_t model;
+    tw_vpa_rlist_t global_max; /* --container-recommendation-max-allowed-{cpu,memory}; unset */
+    tw_vpa_update_config_t update;
+    tw_vpa_restriction_config_t restriction;
+} tw_vpa_options_t;
+
+/* Fills the defaults above (and those of the embedded configs). */
+void tw_vpa_options_init(tw_vpa_options_t *o);
+
+/*
+ * Reads the options mapping n (null or absent: defaults kept) in the snake_case spelling of the
+ * upstream flags (recommender_interval, history_length, history_resolution,
+ * target_cpu_percentile, recommendation_lower_bound_cpu_percentile, ...; the list is in
+ * docs/autoscaling-vpa.md). section names it in errors ("autoscaling.recommender"). Unknown
+ * keys, percentiles outside (0, 1], non-positive durations and the like are TW_EINVAL at the
+ * node's position.
+ */
+int tw_vpa_options_from_node(const struct tw_yaml_node *n, const char *file, const char *section,
+                             tw_vpa_options_t *o, tw_error_t *err);
+
+/* ---- admission ---------------------------------------------------------------------------- */
+/*
+ * The VPA admission controller's pod mutation (vpa_admission.c; upstream
+ * pkg/admission-controller: logic/server.go, resource/pod/handler.go, resource/pod/patch/ and
+ * resource/pod/recommendation/): an AdmissionReview v1 request for a Pod in, an AdmissionReview
+ * v1 response out, whose JSONPatch sets each container's requests to the capped target of the
+ * matching VPA's recommendation and scales its limits in proportion (controlledValues
+ * RequestsAndLimits), and adds the vpaUpdates and vpaObservedContainers annotations. Like
+ * upstream the webhook never blocks a pod: every failure (unparsable review, a resource that is
+ * not pods/v1, a bad quantity, a failed lookup) is answered allowed without a patch and
+ * reported in the result for the caller's log. Pure: the caller finds the VPA through a lookup
+ * callback and does the HTTP.
+ */
+
+/* Largest AdmissionReview body tw_vpa_admission_review() reads. */
+#define TW_VPA_ADMISSION_MAX_BYTES (3u * 1024u * 1024u)
+/* Most containers (and most labels) a reviewed pod may have. */
+#define TW_VPA_ADMISSION_MAX_CONTAINERS 256
+#define TW_VPA_ADMISSION_MAX_LABELS 256
+
+/* One metadata.labels entry. */
+typedef struct tw_vpa_admission_label {
+    const char *name;
+    const char *value;
+} tw_vpa_admission_label_t;
+
+/*
+ * The pod under review, as the lookup sees it. Every pointer is borrowed from the parsed
+ * review and valid for the lookup call only.
+ */
+typedef struct tw_vpa_admission_pod {
+    const char *uid;        /* request.uid */
+    const char *operation;  /* request.operation ("CREATE"); "" when absent */
+    const char *namespace;  /* request.namespace, else metadata.namespace; "" when neither */
+    const char *name;       /* metadata.name, or generateName + "%" like upstream */
+    const char *owner_kind; /* the controller ownerReference's kind; NULL: none */
+    const char *owner_name;
+    const tw_vpa_admission_label_t *labels;
+    size_t n_labels;
+    const tw_vpa_pod_spec_container_t *containers; /* spec.containers, in order */
+    size_t n_containers;
+} tw_vpa_admission_pod_t;
+
+/*
+ * What the lookup found: the VPA that controls the pod. Filled by the lookup; the pointers are
+ * the lookup's and must stay valid until the release callback (if any) is called.
+ */
+typedef struct tw_vpa_admission_match {
+    char vpa_name[254];                       /* metadata.name of the VPA */
+    tw_vpa_update_mode_t mode;                /* Off is treated as "no VPA" */
+    const tw_vpa_policy_t *policy;            /* resourcePolicy; NULL: none */
+    const tw_vpa_container_rec_t *recs;       /* status.recommendation.containerRecommendations */
+    size_t n_recs;                            /* entries in recs */
+    bool has_recs;                            /* false: status.recommendation is nil */
+    const tw_vpa_limit_range_t *container_lr; /* the namespace's Container LimitRange or NULL */
+    const tw_vpa_limit_range_t *pod_lr;       /* the namespace's Pod LimitRange or NULL */
+} tw_vpa_admission_match_t;
+
+/*
+ * Finds the VPA controlling pod. Returns 1 with *out filled, 0 when no VPA matches, or a
+ * negative TW_E* code (err says why; the review is then answered allowed without a patch).
+ */
+typedef int (*tw_vpa_admission_lookup_fn)(void *ctx, const tw_vpa_admission_pod_t *pod,
+                                          tw_vpa_admission_match_t *out, tw_error_t *err);
+
+/* Called once after a lookup that returned 1, when the result no longer needs *m. */
+typedef void (*tw_vpa_admission_release_fn)(void *ctx, tw_vpa_admission_match_t *m);
+
+/* How a review ended (the VPA admission controller's admission status). */
+typedef enum tw_vpa_admission_outcome {
+    TW_VPA_ADMISSION_APPLIED = 0, /* a patch was returned */
+    TW_VPA_ADMISSION_SKIPPED,     /* no VPA, mode Off, or nothing to change */
+    TW_VPA_ADMISSION_ERROR,       /* allowed without a patch; message says why */
+} tw_vpa_admission_outcome_t;
+
+/* "applied", "skipped" or "error" (label values for metrics). */
+const char *tw_vpa_admission_outcome_name(tw_vpa_admission_outcome_t o);
+
+/* The answer to one review. Free the strings with tw_vpa_admission_result_fini(). */
+typedef struct tw_vpa_admission_result {
+    tw_vpa_admission_outcome_t outcome;
+    char *response;      /* the AdmissionReview v1 JSON to send (malloc'd, NUL-terminated) */
+    size_t response_len; /* bytes in response, without the NUL */
+    char *patch;         /* the JSON patch before base64 (malloc'd), or NULL when none */
+    char pod[320];       /* "namespace/name" of the reviewed pod ("" when unparsable) */
+    char vpa_name[254];  /* the matching VPA, or "" */
+    char message[512];   /* outcome ERROR: what went wrong; otherwise "" */
+} tw_vpa_admission_result_t;
+
+/*
+ * Reviews the AdmissionReview v1 JSON body[0..len): parses request.uid, request.resource
+ * (must be group "" resource "pods" version "v1") and request.object (a Pod: name or
+ * generateName, namespace, labels, annotations, the controller ownerReference, and each
+ * container's resources.requests/limits cpu and memory), asks lookup for the VPA, applies
+ * tw_vpa_cap_apply() to its recommendation, and builds the response
+ * {"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","response":{"uid","allowed":
+ * true[,"patch":base64,"patchType":"JSONPatch"]}}. The patch, in upstream's order: an empty
+ * /metadata/annotations when the pod has none; per container with a recommendation (and per
+ * container without any resources) the `add` ops of resources, requests, limits (cpu before
+ * memory); /metadata/annotations/vpaUpdates ("Pod resources updated by NAME: container 0: cpu
+ * request, memory request, cpu limit"); /metadata/annotations/vpaObservedContainers (the
+ * container names joined by ", "). Quantities are written in canonical decimal form ("250m",
+ * "1", "262144k").
+ *
+ * lookup is required; release may be NULL. Returns 0 with *out filled (also for outcome
+ * ERROR: the response is still the one to send), or TW_EINVAL when len exceeds
+ * TW_VPA_ADMISSION_MAX_BYTES (the caller answers 413). *out is overwritten; call _fini.
+ */
+int tw_vpa_admission_review(const char *body, size_t len, tw_vpa_admission_lookup_fn lookup,
+                            tw_vpa_admission_release_fn release, void *ctx,
+                            tw_vpa_admission_result_t *out, tw_error_t *err);
+
+/* Frees the strings of r and zeroes it. NULL is a no-op. */
+void tw_vpa_admission_result_fini(tw_vpa_admission_result_t *r);
+
+/*
+ * Formats amount (millicores for CPU, bytes for memory) the way resource.Quantity.String()
+ * writes a DecimalSI quantity: the largest suffix among m, "", k, M, G, T, P, E that keeps
+ * the number whole ("1500m", "2", "262144k", "0").
+ */
+void tw_vpa_admission_quantity(tw_vpa_resource_t r, int64_t amount, char *buf, size_t bufsz);
+
+/* Standard base64 (RFC 4648, padded) of data[0..len) as a malloc'd NUL-terminated string. */
+char *tw_vpa_admission_base64(const void *data, size_t len);
+
 #endif

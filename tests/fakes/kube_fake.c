@@ -8,7 +8,11 @@
  * pods, nodes, endpoints, services, deployments, statefulsets, HPAs, VPAs, leases), the scale
  * subresource of deployments and statefulsets (autoscaling/v1 Scale), the status subresource,
  * server-side tables for `kubectl get`, resourceVersion optimistic concurrency with the real
- * Status bodies, bearer-token authentication (401) and a read-only token (403 on writes).
+ * Status bodies, bearer-token authentication (401) and a read-only token (403 on writes), the
+ * pods' resize subresource (answered by an armable kubelet: Done, InProgress, Deferred,
+ * Infeasible) and eviction subresource (PodDisruptionBudgets apply), and mutating admission: pods
+ * created through the API or the control API are sent to the webhooks of the stored
+ * MutatingWebhookConfigurations (AdmissionReview v1 over HTTPS, libcurl) and patched.
  * A control API under /_fake/ lets a test change the world (objects, pod status), inject faults
  * on the next N requests of a path (409, 429 + Retry-After, 500, a delay, a dropped connection)
  * and read the log of requests the fake answered.
@@ -38,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 
@@ -87,9 +92,22 @@ static const kres_t RES[] = {
      false},
     {"autoscaling.k8s.io", "v1", NULL, "verticalpodautoscalers", "verticalpodautoscaler",
      "VerticalPodAutoscaler", true, "vpa", false, true, true},
+    {"policy", "v1", NULL, "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget",
+     true, "pdb", false, true, true},
+    {"admissionregistration.k8s.io", "v1", NULL, "mutatingwebhookconfigurations",
+     "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", false, NULL, false, false,
+     true},
 };
 #define NRES (sizeof(RES) / sizeof(RES[0]))
-enum { R_NAMESPACES = 0, R_PODS = 1, R_NODES = 2, R_DEPLOYMENTS = 5, R_STATEFULSETS = 6 };
+enum {
+    R_NAMESPACES = 0,
+    R_PODS = 1,
+    R_NODES = 2,
+    R_DEPLOYMENTS = 5,
+    R_STATEFULSETS = 6,
+    R_PDBS = 10,
+    R_MUTATING_WEBHOOKS = 11
+};
 
 static bool res_serves(const kres_t *r, const char *group, const char *version)
 {
@@ -175,6 +193,14 @@ typedef struct {
     int status;
 } kfault_t;
 
+/* The kubelet's answer to in-place resizes of one pod (/_fake/resize), sticky until changed. */
+typedef struct {
+    char *ns;
+    char *name;
+    char outcome[16]; /* Done, InProgress, Deferred, Infeasible */
+    char *message;
+} kresize_t;
+
 typedef struct kfake {
     pthread_mutex_t mu;
     pthread_cond_t changed; /* broadcast on every write and on shutdown */
@@ -190,6 +216,9 @@ typedef struct kfake {
     kfault_t *faults;
     size_t nfaults, capfaults;
     int next_fault_id;
+    kresize_t *resizes;
+    size_t nresizes, capresizes;
+    uint64_t admission_seq; /* numbers AdmissionReview uids */
     /* options */
     char *token;
     char *ro_token;
@@ -765,6 +794,16 @@ static json_t *api_resource_list(const char *group, const char *version)
                                 "", "namespaced", r->namespaced, "group", "autoscaling", "version",
                                 "v1", "kind", "Scale", "verbs", "get", "patch", "update"));
         }
+        if (i == R_PODS) {
+            json_array_append_new(list, json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:[s]}", "name",
+                                                  "pods/eviction", "singularName", "", "namespaced",
+                                                  1, "group", "policy", "version", "v1", "kind",
+                                                  "Eviction", "verbs", "create"));
+            json_array_append_new(list,
+                                  json_pack("{s:s,s:s,s:b,s:s,s:[s,s,s]}", "name", "pods/resize",
+                                            "singularName", "", "namespaced", 1, "kind", "Pod",
+                                            "verbs", "get", "patch", "update"));
+        }
         if (r->status) {
             snprintf(sub, sizeof(sub), "%s/status", r->plural);
             json_array_append_new(list,
@@ -1278,13 +1317,124 @@ static bool stale_rv(const json_t *next, const json_t *cur)
     return want && *want && strcmp(want, obj_meta_str(cur, "resourceVersion")) != 0;
 }
 
-/* PUT or PATCH of an object, its /status or its /scale. */
+/* ---------------------------------------------------------------------------------------- */
+/* In-place resize (pods/resize) and the kubelet's answer                                    */
+
+/* The outcome armed for a pod ("Done" when none). Called with kf->mu held. */
+static const kresize_t *resize_find(const kfake_t *kf, const char *ns, const char *name)
+{
+    for (size_t i = 0; i < kf->nresizes; i++) {
+        if (strcmp(kf->resizes[i].ns, ns) == 0 && strcmp(kf->resizes[i].name, name) == 0) {
+            return &kf->resizes[i];
+        }
+    }
+    return NULL;
+}
+
+/* Removes the resize conditions from a conditions array (borrowed, changed in place). */
+static void conditions_drop_resize(json_t *conds)
+{
+    for (size_t i = json_array_size(conds); i > 0; i--) {
+        const char *t = json_string_value(json_object_get(json_array_get(conds, i - 1), "type"));
+        if (t && (strcmp(t, "PodResizePending") == 0 || strcmp(t, "PodResizeInProgress") == 0)) {
+            json_array_remove(conds, i - 1);
+        }
+    }
+}
+
+/*
+ * Sets the status of pod (a private copy about to be stored) as the kubelet reports the
+ * resize: Done copies each container's spec resources into containerStatuses[].resources (and
+ * requests into allocatedResources) and clears the resize state; InProgress sets the
+ * PodResizeInProgress condition; Deferred and Infeasible set PodResizePending with that
+ * reason. status.resize (the field before Kubernetes 1.33) mirrors it. Called with kf->mu held.
+ */
+static void resize_apply_status(const kfake_t *kf, json_t *pod, const char *outcome,
+                                const char *message)
+{
+    json_t *st = json_object_get(pod, "status");
+    if (!json_is_object(st)) {
+        st = json_object();
+        json_object_set_new(pod, "status", st);
+    }
+    json_t *conds = json_object_get(st, "conditions");
+    if (!json_is_array(conds)) {
+        conds = json_array();
+        json_object_set_new(st, "conditions", conds);
+    }
+    conditions_drop_resize(conds);
+    char now[32];
+    format_time(kf_now(kf), now, sizeof(now));
+    if (strcmp(outcome, "Done") == 0) {
+        json_object_del(st, "resize");
+        size_t i, j;
+        json_t *c, *cs;
+        json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
+        {
+            json_array_foreach(json_object_get(st, "containerStatuses"), j, cs)
+            {
+                if (json_equal(json_object_get(cs, "name"), json_object_get(c, "name"))) {
+                    json_t *res = json_object_get(c, "resources");
+                    json_object_set_new(cs, "resources", res ? json_deep_copy(res) : json_object());
+                    json_t *req = json_object_get(res, "requests");
+                    json_object_set_new(cs, "allocatedResources",
+                                        req ? json_deep_copy(req) : json_object());
+                }
+            }
+        }
+        if (json_array_size(conds) == 0) {
+            json_object_del(st, "conditions");
+        }
+        return;
+    }
+    bool pending = strcmp(outcome, "InProgress") != 0;
+    json_t *cond =
+        json_pack("{s:s,s:s,s:n,s:s}", "type", pending ? "PodResizePending" : "PodResizeInProgress",
+                  "status", "True", "lastProbeTime", "lastTransitionTime", now);
+    if (pending) {
+        json_object_set_new(cond, "reason", json_string(outcome));
+    }
+    if (message && *message) {
+        json_object_set_new(cond, "message", json_string(message));
+    }
+    json_array_append_new(conds, cond);
+    json_object_set_new(st, "resize", json_string(outcome));
+}
+
+/* The spec of pod (borrowed) without the containers' resources: what a resize must keep. */
+static json_t *spec_without_resources(const json_t *pod)
+{
+    json_t *spec = json_deep_copy(json_object_get(pod, "spec"));
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(spec, "containers"), i, c)
+    {
+        json_object_del(c, "resources");
+    }
+    return spec;
+}
+
+/* The kubelet's default message for an outcome armed without one. */
+static const char *resize_default_message(const char *outcome)
+{
+    if (strcmp(outcome, "Infeasible") == 0) {
+        return "Node didn't have enough capacity: cpu, requested: 64000, capacity: 2000";
+    }
+    if (strcmp(outcome, "Deferred") == 0) {
+        return "Node didn't have enough resource: cpu, requested: 1000, used: 1800, capacity: "
+               "2000";
+    }
+    return "";
+}
+
+/* PUT or PATCH of an object, its /status, its /scale or (pods) its /resize. */
 static enum MHD_Result do_write(kctx_t *x, const kreq_t *rq, bool patch, int res, const char *ns,
                                 const char *name, const char *sub)
 {
     kfake_t *kf = x->kf;
     bool scale = sub && strcmp(sub, "scale") == 0;
     bool status = sub && strcmp(sub, "status") == 0;
+    bool resize = sub && strcmp(sub, "resize") == 0;
     enum MHD_Result ret;
     json_t *in = NULL;
     if (!patch) {
@@ -1359,6 +1509,32 @@ static enum MHD_Result do_write(kctx_t *x, const kreq_t *rq, bool patch, int res
     } else if (status) {
         next = json_deep_copy(cur);
         json_object_set(next, "status", json_object_get(in, "status"));
+    } else if (resize) {
+        /* Only the containers' resources may change (kube-apiserver: 422 otherwise). */
+        json_t *want = spec_without_resources(in), *have = spec_without_resources(cur);
+        bool same = json_equal(want, have);
+        json_decref(want);
+        json_decref(have);
+        if (!same) {
+            pthread_mutex_unlock(&kf->mu);
+            json_decref(in);
+            return reply_status(
+                x, 422, "Invalid",
+                json_pack("{s:s,s:s,s:[{s:s,s:s,s:s}]}", "name", name, "kind", "Pod", "causes",
+                          "reason", "FieldValueForbidden", "message",
+                          "Forbidden: only cpu and memory resources are mutable", "field", "spec"),
+                "Pod \"%s\" is invalid: spec: Forbidden: only cpu and memory "
+                "resources are mutable",
+                name);
+        }
+        next = json_deep_copy(cur);
+        json_object_set(next, "spec", json_object_get(in, "spec"));
+        if (!json_equal(json_object_get(next, "spec"), json_object_get(cur, "spec"))) {
+            const kresize_t *k = resize_find(kf, ns, name);
+            const char *outcome = k ? k->outcome : "Done";
+            const char *msg = k && k->message ? k->message : resize_default_message(outcome);
+            resize_apply_status(kf, next, outcome, msg);
+        }
     } else {
         next = json_deep_copy(in);
         json_object_del(next, "status");
@@ -1384,6 +1560,256 @@ static enum MHD_Result do_write(kctx_t *x, const kreq_t *rq, bool patch, int res
     return ret;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Mutating admission webhooks (MutatingWebhookConfiguration, admission.k8s.io/v1)           */
+
+static void log_admission(kfake_t *kf, const char *url, const char *webhook, int status);
+
+/* Largest AdmissionReview response read from a webhook. */
+#define KF_MAX_ADMISSION_BYTES (3u * 1024 * 1024)
+
+static size_t curl_sink(char *p, size_t size, size_t n, void *ud)
+{
+    return tw_buf_append(ud, p, size * n) == 0 ? size * n : 0;
+}
+
+/* Whether a list of strings (borrowed) contains want or "*". */
+static bool list_has(const json_t *list, const char *want)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s && (strcmp(s, want) == 0 || strcmp(s, "*") == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether one webhook's rules select CREATE of core/v1 pods. */
+static bool webhook_wants_pod_create(const json_t *wh)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(wh, "rules"), i, r)
+    {
+        if (list_has(json_object_get(r, "operations"), "CREATE") &&
+            list_has(json_object_get(r, "apiGroups"), "") &&
+            list_has(json_object_get(r, "apiVersions"), "v1") &&
+            list_has(json_object_get(r, "resources"), "pods")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Calls one webhook with review (borrowed). Returns 0 with *resp (the AdmissionReview's
+ * response object, a new reference), or -1 with msg (the apiserver's "failed to call webhook"
+ * wording).
+ */
+static int webhook_call(kfake_t *kf, const json_t *wh, const char *name, const json_t *review,
+                        json_t **resp, char *msg, size_t msgsz)
+{
+    const json_t *cc = json_object_get(wh, "clientConfig");
+    const char *url = json_string_value(json_object_get(cc, "url"));
+    if (!url) {
+        snprintf(msg, msgsz, "failed to call webhook: only clientConfig.url is supported");
+        log_admission(kf, "", name, 0);
+        return -1;
+    }
+    long timeout_s = 10;
+    const json_t *ts = json_object_get(wh, "timeoutSeconds");
+    if (json_is_integer(ts) && json_integer_value(ts) > 0) {
+        timeout_s = (long)json_integer_value(ts);
+    }
+    unsigned char *ca = NULL;
+    size_t ca_len = 0;
+    const char *bundle = json_string_value(json_object_get(cc, "caBundle"));
+    if (bundle && *bundle) {
+        ca = tw_kfake_base64_decode(bundle, &ca_len);
+        if (!ca) {
+            snprintf(msg, msgsz, "failed to call webhook: clientConfig.caBundle is not base64");
+            log_admission(kf, url, name, 0);
+            return -1;
+        }
+    }
+    char *body = json_dumps(review, JSON_COMPACT);
+    tw_buf_t out;
+    tw_buf_init(&out, KF_MAX_ADMISSION_BYTES);
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    hdrs = curl_slist_append(hdrs, "Accept: application/json, */*");
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    if (ca) {
+        struct curl_blob blob = {.data = ca, .len = ca_len, .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+    }
+    CURLcode cr = curl_easy_perform(c);
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    free(body);
+    free(ca);
+    int rc = -1;
+    if (cr != CURLE_OK) {
+        snprintf(msg, msgsz, "failed to call webhook: Post \"%s\": %s", url,
+                 errbuf[0] ? errbuf : curl_easy_strerror(cr));
+    } else if (code != 200) {
+        snprintf(msg, msgsz, "received invalid webhook response: expected status 200, got %ld",
+                 code);
+    } else {
+        json_error_t jerr;
+        json_t *v = json_loadb(out.data ? out.data : "", out.len, 0, &jerr);
+        json_t *r = json_object_get(v, "response");
+        if (!json_is_object(r)) {
+            snprintf(msg, msgsz, "received invalid webhook response: %s",
+                     v ? "response is missing" : jerr.text);
+        } else {
+            *resp = json_incref(r);
+            rc = 0;
+        }
+        json_decref(v);
+    }
+    log_admission(kf, url, name, cr == CURLE_OK ? (int)code : 0);
+    tw_buf_fini(&out);
+    return rc;
+}
+
+/*
+ * Runs every MutatingWebhookConfiguration whose rules select pod creation on *objp (owned; may
+ * be replaced by the patched pod), the way kube-apiserver's mutating admission does: an
+ * AdmissionReview v1 request per webhook, in store order; a JSONPatch response is applied; a
+ * denial is a 400 (or the response's status code) "admission webhook \"W\" denied the
+ * request"; a call failure is ignored with failurePolicy Ignore and a 500 "failed calling
+ * webhook" otherwise (Fail is the v1 default). Returns 0, or -1 after answering the request.
+ */
+static int admit_pod(kctx_t *x, json_t **objp, const char *ns)
+{
+    kfake_t *kf = x->kf;
+    json_t *configs = json_array();
+    pthread_mutex_lock(&kf->mu);
+    for (size_t i = 0; i < kf->nobjs; i++) {
+        if (kf->objs[i].res == R_MUTATING_WEBHOOKS) {
+            json_array_append(configs, kf->objs[i].obj);
+        }
+    }
+    pthread_mutex_unlock(&kf->mu);
+    int rc = 0;
+    size_t i, j;
+    json_t *cfg, *wh;
+    json_array_foreach(configs, i, cfg)
+    {
+        json_array_foreach(json_object_get(cfg, "webhooks"), j, wh)
+        {
+            if (!webhook_wants_pod_create(wh)) {
+                continue;
+            }
+            const char *whname = json_string_value(json_object_get(wh, "name"));
+            whname = whname ? whname : "";
+            pthread_mutex_lock(&kf->mu);
+            uint64_t seq = ++kf->admission_seq;
+            pthread_mutex_unlock(&kf->mu);
+            char uid[40];
+            snprintf(uid, sizeof(uid), "00000000-0000-4000-8000-%012" PRIx64, seq);
+            json_t *gvk = json_pack("{s:s,s:s,s:s}", "group", "", "version", "v1", "kind", "Pod");
+            json_t *gvr =
+                json_pack("{s:s,s:s,s:s}", "group", "", "version", "v1", "resource", "pods");
+            json_t *req =
+                json_pack("{s:s,s:O,s:O,s:O,s:O,s:s,s:s,s:{s:s},s:O,s:n,s:b,s:{s:s,s:s}}", "uid",
+                          uid, "kind", gvk, "resource", gvr, "requestKind", gvk, "requestResource",
+                          gvr, "namespace", ns, "operation", "CREATE", "userInfo", "username",
+                          x->user ? x->user : "", "object", *objp, "oldObject", "dryRun", 0,
+                          "options", "kind", "CreateOptions", "apiVersion", "meta.k8s.io/v1");
+            json_decref(gvk);
+            json_decref(gvr);
+            const char *pname = obj_meta_str(*objp, "name");
+            if (pname && *pname) {
+                json_object_set_new(req, "name", json_string(pname));
+            }
+            json_t *review = json_pack("{s:s,s:s,s:o}", "kind", "AdmissionReview", "apiVersion",
+                                       "admission.k8s.io/v1", "request", req);
+            json_t *resp = NULL;
+            char msg[768];
+            int call = webhook_call(kf, wh, whname, review, &resp, msg, sizeof(msg));
+            json_decref(review);
+            const char *policy = json_string_value(json_object_get(wh, "failurePolicy"));
+            bool ignore = policy && strcmp(policy, "Ignore") == 0;
+            const char *got_uid = json_string_value(json_object_get(resp, "uid"));
+            if (call == 0 && (!got_uid || strcmp(got_uid, uid) != 0)) {
+                snprintf(msg, sizeof(msg),
+                         "received invalid webhook response: expected response.uid=\"%s\", "
+                         "got \"%s\"",
+                         uid, got_uid ? got_uid : "");
+                call = -1;
+            }
+            if (call == 0 && !json_is_true(json_object_get(resp, "allowed"))) {
+                const json_t *st = json_object_get(resp, "status");
+                json_int_t code = json_integer_value(json_object_get(st, "code"));
+                const char *m = json_string_value(json_object_get(st, "message"));
+                reply_status(x, code >= 400 ? (int)code : 400, "BadRequest", NULL,
+                             "admission webhook \"%s\" denied the request%s%s", whname,
+                             m ? ": " : "", m ? m : "");
+                json_decref(resp);
+                rc = -1;
+                goto out;
+            }
+            const char *pt = json_string_value(json_object_get(resp, "patchType"));
+            const char *patch = json_string_value(json_object_get(resp, "patch"));
+            if (call == 0 && patch) {
+                size_t plen = 0;
+                unsigned char *raw = pt && strcmp(pt, "JSONPatch") == 0
+                                         ? tw_kfake_base64_decode(patch, &plen)
+                                         : NULL;
+                json_t *ops = raw ? json_loadb((const char *)raw, plen, 0, NULL) : NULL;
+                char pmsg[TW_KFAKE_MSG] = "";
+                json_t *next = ops ? tw_kfake_patch_json(*objp, ops, pmsg) : NULL;
+                if (!next || !json_is_object(next)) {
+                    snprintf(msg, sizeof(msg),
+                             "received invalid webhook response: the JSON patch (patchType %s) "
+                             "cannot be applied: %s",
+                             pt ? pt : "none", pmsg[0] ? pmsg : "not a base64 JSON array");
+                    json_decref(next);
+                    call = -1;
+                } else {
+                    json_decref(*objp);
+                    *objp = next;
+                }
+                json_decref(ops);
+                free(raw);
+            }
+            json_decref(resp);
+            if (call != 0 && !ignore) {
+                reply_status(x, 500, "InternalError", NULL,
+                             "Internal error occurred: failed calling webhook \"%s\": %s", whname,
+                             msg);
+                rc = -1;
+                goto out;
+            }
+            if (call != 0 && !kf->quiet) {
+                fprintf(stderr,
+                        "level=warn component=kube_fake msg=\"failed calling webhook, failing "
+                        "open\" webhook=%s err=\"%s\"\n",
+                        whname, msg);
+            }
+        }
+    }
+out:
+    json_decref(configs);
+    return rc;
+}
+
 static enum MHD_Result do_create(kctx_t *x, const kreq_t *rq, int res, const char *ns)
 {
     kfake_t *kf = x->kf;
@@ -1401,6 +1827,18 @@ static enum MHD_Result do_create(kctx_t *x, const kreq_t *rq, int res, const cha
     if (RES[res].namespaced && !ns) {
         json_decref(in);
         return reply_no_route(x);
+    }
+    if (res == R_PODS && json_is_object(in)) {
+        /* Mutating admission sees the defaulted object, before the name is generated. */
+        if (!json_is_object(json_object_get(in, "metadata"))) {
+            json_object_set_new(in, "metadata", json_object());
+        }
+        json_object_set_new(json_object_get(in, "metadata"), "namespace", json_string(ns));
+        default_spec(R_PODS, in);
+        if (admit_pod(x, &in, ns) != 0) {
+            json_decref(in);
+            return MHD_YES;
+        }
     }
     pthread_mutex_lock(&kf->mu);
     const char *name = obj_meta_str(in, "name");
@@ -1466,6 +1904,148 @@ static enum MHD_Result do_delete(kctx_t *x, int res, const char *ns, const char 
         return reply_not_found(x, res, name);
     }
     return reply_json(x, 200, gone, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Eviction (pods/eviction) and PodDisruptionBudgets                                         */
+
+static bool pod_ready(const json_t *pod)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (t && strcmp(t, "Ready") == 0) {
+            const char *st = json_string_value(json_object_get(c, "status"));
+            return st && strcmp(st, "True") == 0;
+        }
+    }
+    return false;
+}
+
+/*
+ * An IntOrString of a PDB (minAvailable or maxUnavailable) against expected pods: an integer,
+ * or "N%" of expected rounded up (the disruption controller's GetScaledValueFromIntOrPercent
+ * with roundUp). Returns -1 for a malformed value.
+ */
+static long pdb_scaled(const json_t *v, long expected)
+{
+    if (json_is_integer(v)) {
+        return (long)json_integer_value(v);
+    }
+    const char *s = json_string_value(v);
+    char *end = NULL;
+    long pct = s ? strtol(s, &end, 10) : -1;
+    if (!s || end == s || strcmp(end, "%") != 0 || pct < 0) {
+        return -1;
+    }
+    return (expected * pct + 99) / 100;
+}
+
+/*
+ * POST pods/{name}/eviction: the Eviction API. A pod that is Pending, Succeeded or Failed goes
+ * at once; otherwise every PodDisruptionBudget of the namespace whose selector matches the pod
+ * is checked (more than one is a 500, as kube-apiserver says): desired healthy pods from
+ * minAvailable, or from the matching pods minus maxUnavailable; healthy = matching Ready pods.
+ * When evicting would leave fewer than desired (and the pod is Ready), 429 with the
+ * apiserver's message; else the pod is deleted and a Success Status (201) returned.
+ */
+static enum MHD_Result do_evict(kctx_t *x, const kreq_t *rq, const char *ns, const char *name)
+{
+    kfake_t *kf = x->kf;
+    json_t *in = body_json(x, rq);
+    if (!in) {
+        return MHD_YES;
+    }
+    const char *bname = obj_meta_str(in, "name");
+    if (bname && *bname && strcmp(bname, name) != 0) {
+        json_decref(in);
+        return reply_status(x, 400, "BadRequest", NULL,
+                            "name in URL does not match name in Eviction object");
+    }
+    json_decref(in);
+    pthread_mutex_lock(&kf->mu);
+    long at = find_obj(kf, R_PODS, ns, name);
+    if (at < 0) {
+        pthread_mutex_unlock(&kf->mu);
+        return reply_not_found(x, R_PODS, name);
+    }
+    const json_t *pod = kf->objs[at].obj;
+    const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+    bool ignore_pdb = phase && (strcmp(phase, "Pending") == 0 || strcmp(phase, "Succeeded") == 0 ||
+                                strcmp(phase, "Failed") == 0);
+    const json_t *pdb = NULL;
+    int npdbs = 0;
+    tw_kfake_selector_t *pdb_sel = NULL;
+    for (size_t i = 0; i < kf->nobjs && !ignore_pdb; i++) {
+        const kobj_t *o = &kf->objs[i];
+        if (o->res != R_PDBS || strcmp(o->ns, ns) != 0) {
+            continue;
+        }
+        json_t *ls = json_object_get(json_object_get(o->obj, "spec"), "selector");
+        char *sel = tw_kfake_selector_format(ls);
+        tw_kfake_selector_t *ps = NULL;
+        char msg[TW_KFAKE_MSG];
+        /* An empty selector matches nothing in policy/v1 for eviction purposes. */
+        if (*sel && tw_kfake_selector_parse(sel, false, &ps, msg) == 0 &&
+            tw_kfake_selector_match(ps, pod)) {
+            npdbs++;
+            pdb = o->obj;
+            tw_kfake_selector_free(pdb_sel);
+            pdb_sel = ps;
+        } else {
+            tw_kfake_selector_free(ps);
+        }
+        free(sel);
+    }
+    if (npdbs > 1) {
+        pthread_mutex_unlock(&kf->mu);
+        tw_kfake_selector_free(pdb_sel);
+        return reply_status(x, 500, "InternalError", NULL,
+                            "This pod has more than one PodDisruptionBudget, which the eviction "
+                            "subresource does not support.");
+    }
+    if (pdb) {
+        long expected = 0, healthy = 0;
+        for (size_t i = 0; i < kf->nobjs; i++) {
+            const kobj_t *o = &kf->objs[i];
+            if (o->res == R_PODS && strcmp(o->ns, ns) == 0 &&
+                tw_kfake_selector_match(pdb_sel, o->obj)) {
+                expected++;
+                healthy += pod_ready(o->obj);
+            }
+        }
+        const json_t *spec = json_object_get(pdb, "spec");
+        const json_t *min = json_object_get(spec, "minAvailable");
+        const json_t *maxu = json_object_get(spec, "maxUnavailable");
+        long desired = min    ? pdb_scaled(min, expected)
+                       : maxu ? expected - pdb_scaled(maxu, expected)
+                              : 0;
+        bool ready = pod_ready(pod);
+        if (desired < 0 || (ready && healthy - 1 < desired) || (!ready && healthy < desired)) {
+            char cause[256];
+            snprintf(cause, sizeof(cause),
+                     "The disruption budget %s needs %ld healthy pods and has %ld currently",
+                     obj_meta_str(pdb, "name"), desired, healthy);
+            pthread_mutex_unlock(&kf->mu);
+            tw_kfake_selector_free(pdb_sel);
+            return reply_json(x, 429,
+                              status_body(429, "TooManyRequests",
+                                          "Cannot evict pod as it would violate the pod's "
+                                          "disruption budget.",
+                                          json_pack("{s:[{s:s,s:s}]}", "causes", "reason",
+                                                    "DisruptionBudget", "message", cause)),
+                              NULL);
+        }
+    }
+    tw_kfake_selector_free(pdb_sel);
+    json_decref(store_delete(kf, (size_t)at));
+    pthread_mutex_unlock(&kf->mu);
+    return reply_json(x, 201,
+                      json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status", "apiVersion", "v1",
+                                "metadata", "status", "Success", "code", 201),
+                      NULL);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1801,6 +2381,28 @@ static void log_request(kctx_t *x)
     tw_buf_fini(&q);
 }
 
+/* A webhook call in the request log: method ADMIT, path the URL, query webhook=NAME. */
+static void log_admission(kfake_t *kf, const char *url, const char *webhook, int status)
+{
+    char q[300];
+    snprintf(q, sizeof(q), "webhook=%s", webhook);
+    pthread_mutex_lock(&kf->mu);
+    if (kf->nlog < KF_MAX_LOG) {
+        tw_grow((void **)&kf->log, &kf->caplog, kf->nlog + 1, sizeof(*kf->log));
+        klog_t *l = &kf->log[kf->nlog++];
+        l->method = tw_xstrdup("ADMIT");
+        l->path = tw_xstrdup(url);
+        l->query = tw_xstrdup(q);
+        l->status = status;
+    }
+    pthread_mutex_unlock(&kf->mu);
+    if (!kf->quiet) {
+        fprintf(stderr,
+                "level=info component=kube_fake method=ADMIT path=%s query=\"%s\" status=%d\n", url,
+                q, status);
+    }
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* The control API (/_fake/...)                                                              */
 
@@ -1947,6 +2549,26 @@ static enum MHD_Result ctl_objects(kctx_t *x, const kreq_t *rq, char **segs, siz
             return MHD_YES;
         }
     }
+    if (res == R_PODS && strcmp(x->method, "PUT") == 0 && json_is_object(in)) {
+        /* A pod created here goes through the mutating webhooks too (as the kubelet's pods
+         * would through the apiserver); an existing one is just replaced. */
+        pthread_mutex_lock(&kf->mu);
+        bool exists = find_obj(kf, res, ns, name) >= 0;
+        pthread_mutex_unlock(&kf->mu);
+        if (!exists) {
+            json_t *m = json_object_get(in, "metadata");
+            if (!json_is_object(m)) {
+                m = json_object();
+                json_object_set_new(in, "metadata", m);
+            }
+            json_object_set_new(m, "name", json_string(name));
+            json_object_set_new(m, "namespace", json_string(ns));
+            if (admit_pod(x, &in, ns) != 0) {
+                json_decref(in);
+                return MHD_YES;
+            }
+        }
+    }
     pthread_mutex_lock(&kf->mu);
     long at = find_obj(kf, res, ns, name);
     json_t *out = NULL;
@@ -2069,6 +2691,68 @@ static enum MHD_Result ctl_podstatus(kctx_t *x, const kreq_t *rq, char **segs, s
     return reply_json(x, 200, out, NULL);
 }
 
+/*
+ * /_fake/resize/{ns}/{name}: {"outcome": "Done" | "InProgress" | "Deferred" | "Infeasible",
+ * "message": "...", "apply": bool}: how the kubelet answers the pod's next in-place resizes
+ * (sticky; Done, the default, forgets the entry). With apply the pod's status is set now too.
+ */
+static enum MHD_Result ctl_resize(kctx_t *x, const kreq_t *rq, char **segs, size_t n)
+{
+    kfake_t *kf = x->kf;
+    if (n != 2) {
+        return reply_status(x, 404, "NotFound", NULL, "control path is /_fake/resize/{ns}/{name}");
+    }
+    json_t *in = body_json(x, rq);
+    if (!in) {
+        return MHD_YES;
+    }
+    const char *outcome = json_string_value(json_object_get(in, "outcome"));
+    static const char *const ok[] = {"Done", "InProgress", "Deferred", "Infeasible"};
+    bool valid = false;
+    for (size_t i = 0; outcome && i < 4; i++) {
+        valid = valid || strcmp(outcome, ok[i]) == 0;
+    }
+    if (!valid) {
+        json_decref(in);
+        return reply_status(x, 400, "BadRequest", NULL,
+                            "outcome must be Done, InProgress, Deferred or Infeasible");
+    }
+    const char *message = json_string_value(json_object_get(in, "message"));
+    pthread_mutex_lock(&kf->mu);
+    size_t at = kf->nresizes;
+    for (size_t i = 0; i < kf->nresizes; i++) {
+        if (strcmp(kf->resizes[i].ns, segs[0]) == 0 && strcmp(kf->resizes[i].name, segs[1]) == 0) {
+            at = i;
+        }
+    }
+    if (at < kf->nresizes) {
+        free(kf->resizes[at].ns);
+        free(kf->resizes[at].name);
+        free(kf->resizes[at].message);
+        kf->resizes[at] = kf->resizes[--kf->nresizes];
+    }
+    if (strcmp(outcome, "Done") != 0) {
+        tw_grow((void **)&kf->resizes, &kf->capresizes, kf->nresizes + 1, sizeof(*kf->resizes));
+        kresize_t *k = &kf->resizes[kf->nresizes++];
+        k->ns = tw_xstrdup(segs[0]);
+        k->name = tw_xstrdup(segs[1]);
+        snprintf(k->outcome, sizeof(k->outcome), "%s", outcome);
+        k->message = message ? tw_xstrdup(message) : NULL;
+    }
+    json_t *out = NULL;
+    long p = find_obj(kf, R_PODS, segs[0], segs[1]);
+    if (p >= 0 && json_is_true(json_object_get(in, "apply"))) {
+        json_t *next = json_deep_copy(kf->objs[p].obj);
+        resize_apply_status(kf, next, outcome, message ? message : resize_default_message(outcome));
+        out = json_incref(store_replace(kf, (size_t)p, next));
+    } else if (p >= 0) {
+        out = json_incref(kf->objs[p].obj);
+    }
+    pthread_mutex_unlock(&kf->mu);
+    json_decref(in);
+    return reply_json(x, 200, out ? out : json_pack("{s:s}", "outcome", outcome), NULL);
+}
+
 static enum MHD_Result ctl_config(kctx_t *x, const kreq_t *rq)
 {
     kfake_t *kf = x->kf;
@@ -2120,6 +2804,9 @@ static enum MHD_Result dispatch_control(kctx_t *x, const kreq_t *rq, char *path)
     }
     if (n >= 2 && strcmp(segs[1], "config") == 0) {
         return ctl_config(x, rq);
+    }
+    if (n >= 2 && strcmp(segs[1], "resize") == 0 && strcmp(x->method, "POST") == 0) {
+        return ctl_resize(x, rq, segs + 2, n - 2);
     }
     if (n >= 2 && strcmp(segs[1], "healthz") == 0) {
         return reply_raw(x, 200, "text/plain", tw_xstrdup("ok"), 2, NULL);
@@ -2323,9 +3010,18 @@ static enum MHD_Result dispatch(kctx_t *x, const kreq_t *rq)
                          19, NULL);
     }
     const kres_t *r = &RES[route.res];
+    bool pod_sub = route.res == R_PODS && route.sub &&
+                   (strcmp(route.sub, "resize") == 0 || strcmp(route.sub, "eviction") == 0);
     if (route.sub && !(strcmp(route.sub, "status") == 0 && r->status) &&
-        !(strcmp(route.sub, "scale") == 0 && r->scale)) {
+        !(strcmp(route.sub, "scale") == 0 && r->scale) && !pod_sub) {
         return reply_no_route(x);
+    }
+    if (pod_sub && strcmp(route.sub, "eviction") == 0) {
+        if (strcmp(x->method, "POST") != 0 || !route.ns) {
+            return reply_status(x, 405, "MethodNotAllowed", NULL,
+                                "the server does not allow this method on the requested resource");
+        }
+        return do_evict(x, rq, route.ns, route.name);
     }
     const char *ns = route.ns;
     const char *nsname = r->namespaced ? (ns ? ns : "") : "";
@@ -2434,6 +3130,12 @@ static void kf_fini(kfake_t *kf)
     free(kf->log);
     faults_clear(kf);
     free(kf->faults);
+    for (size_t i = 0; i < kf->nresizes; i++) {
+        free(kf->resizes[i].ns);
+        free(kf->resizes[i].name);
+        free(kf->resizes[i].message);
+    }
+    free(kf->resizes);
     free(kf->token);
     free(kf->ro_token);
     free(kf->ro_user);
@@ -2563,6 +3265,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: webhook calls use libcurl */
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (cert_file) {

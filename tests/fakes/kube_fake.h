@@ -83,4 +83,11 @@ int tw_kfake_yaml_load(const char *path, json_t *docs, char msg[TW_KFAKE_MSG]);
  * Negative durations below -1 s give "<invalid>". */
 void tw_kfake_human_duration(long long seconds, char *out, size_t outsz);
 
+/*
+ * Decodes standard padded base64 (RFC 4648; how Go's encoding/json carries []byte, e.g. an
+ * AdmissionReview's response.patch or a webhook's caBundle). Returns a malloc'd buffer with
+ * *out_len bytes (plus a NUL not counted), or NULL for bad input.
+ */
+unsigned char *tw_kfake_base64_decode(const char *s, size_t *out_len);
+
 #endif

@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1082,4 +1083,56 @@ void tw_kfake_human_duration(long long seconds, char *out, size_t outsz)
     } else {
         snprintf(out, outsz, "%lldy", days / 365);
     }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* base64                                                                                    */
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+unsigned char *tw_kfake_base64_decode(const char *s, size_t *out_len)
+{
+    size_t n = strlen(s);
+    if (n % 4 != 0) {
+        return NULL;
+    }
+    unsigned char *out = tw_xmalloc(n / 4 * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            if (s[i + k] == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (pad > 0 || (v[k] = b64_value((unsigned char)s[i + k])) < 0) {
+                free(out);
+                return NULL;
+            }
+        }
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        out[o++] = (unsigned char)(w >> 16);
+        if (pad < 2) {
+            out[o++] = (unsigned char)(w >> 8);
+        }
+        if (pad < 1) {
+            out[o++] = (unsigned char)w;
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
 }

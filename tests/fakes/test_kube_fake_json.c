@@ -197,13 +197,38 @@ static void test_human_duration(void **state)
     }
 }
 
+static void test_base64_decode(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {{"", ""},
+                                           {"Zg==", "f"},
+                                           {"Zm8=", "fo"},
+                                           {"Zm9v", "foo"},
+                                           {"Zm9vYg==", "foob"},
+                                           {"Zm9vYmE=", "fooba"},
+                                           {"Zm9vYmFy", "foobar"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = 99;
+        unsigned char *d = tw_kfake_base64_decode(cases[i][0], &n);
+        assert_non_null(d);
+        assert_int_equal(n, strlen(cases[i][1]));
+        assert_memory_equal(d, cases[i][1], n);
+        free(d);
+    }
+    static const char *const bad[] = {"Zg=", "Z===", "Zg=a", "Z!==", "Zg==Zg=="};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t n = 0;
+        assert_null(tw_kfake_base64_decode(bad[i], &n));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_patch),     cmocka_unit_test(test_json_patch),
         cmocka_unit_test(test_strategic_patch), cmocka_unit_test(test_selectors),
         cmocka_unit_test(test_selector_format), cmocka_unit_test(test_yaml_seed),
-        cmocka_unit_test(test_human_duration),
+        cmocka_unit_test(test_human_duration),  cmocka_unit_test(test_base64_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,8 +155,8 @@ static void test_errors(void **state)
     expect_error(ARGC(l), l, "autoscaler calc: needs a case file");
     char *m[] = {"tidewatch", "autoscaler", "resize"};
     expect_error(ARGC(m), m,
-                 "autoscaler: expected \"autoscaler calc\", \"autoscaler vpa-calc\" or "
-                 "\"autoscaler simulate\"");
+                 "autoscaler: expected \"autoscaler calc\", \"autoscaler vpa-calc\", "
+                 "\"autoscaler simulate\" or \"autoscaler recommend\"");
     char *m2[] = {"tidewatch", "autoscaler", "vpa-calc", "a.json", "b.json"};
     expect_error(ARGC(m2), m2, "autoscaler vpa-calc: takes one file");
 }
