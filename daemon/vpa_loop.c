@@ -1467,21 +1467,21 @@ void tw_vpa_loop_collect_metrics(tw_vpa_loop_t *l, tw_mset_t *out)
                                         {"resource", tw_vpa_resource_name((tw_vpa_resource_t)r)},
                                         {"vpa", vs->name}};
                     tw_mset_add(out, rec, NULL, lb, 5, amount_unit((tw_vpa_resource_t)r, rl->v[r]),
-                                0);
+                                TW_NO_TIMESTAMP);
                 }
             }
         }
         for (int a = 0; a < ACT_N_; a++) {
             tw_label_t lb[3] = {{"action", act_names[a]}, {"namespace", vs->ns}, {"vpa", vs->name}};
-            tw_mset_add(out, acts, NULL, lb, 3, (double)vs->acts[a], 0);
+            tw_mset_add(out, acts, NULL, lb, 3, (double)vs->acts[a], TW_NO_TIMESTAMP);
         }
     }
     tw_label_t rd[1] = {{"op", "read"}}, wr[1] = {{"op", "write"}};
-    tw_mset_add(out, cperr, NULL, rd, 1, (double)l->cp_read_errors, 0);
-    tw_mset_add(out, cperr, NULL, wr, 1, (double)l->cp_write_errors, 0);
-    tw_mset_add(out, qerr, NULL, NULL, 0, (double)l->query_errors, 0);
-    tw_mset_add(out, passes, NULL, NULL, 0, (double)l->passes, 0);
-    tw_mset_add(out, last, NULL, NULL, 0, (double)l->last_pass_ms / 1000.0, 0);
+    tw_mset_add(out, cperr, NULL, rd, 1, (double)l->cp_read_errors, TW_NO_TIMESTAMP);
+    tw_mset_add(out, cperr, NULL, wr, 1, (double)l->cp_write_errors, TW_NO_TIMESTAMP);
+    tw_mset_add(out, qerr, NULL, NULL, 0, (double)l->query_errors, TW_NO_TIMESTAMP);
+    tw_mset_add(out, passes, NULL, NULL, 0, (double)l->passes, TW_NO_TIMESTAMP);
+    tw_mset_add(out, last, NULL, NULL, 0, (double)l->last_pass_ms / 1000.0, TW_NO_TIMESTAMP);
     pthread_mutex_unlock(&l->status_mu);
 }
 
