@@ -315,7 +315,7 @@ static int tx_escape(tx_t *t, uint32_t *cp)
     if (t->p >= t->end) {
         return tx_fail(t, "trailing backslash at end of expression", NULL, NULL, NULL);
     }
-    uint32_t c;
+    uint32_t c = 0;
     int rc = tx_next_rune(t, &c);
     if (rc != 0) {
         return rc;

@@ -66,30 +66,7 @@ struct tw_query_api {
  */
 static bool shortest_digits(double v, char *digits, size_t *nd, int *exp10)
 {
-    char e[40];
-    for (int prec = 0; prec < 17; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec, v);
-        if (strtod(e, NULL) == v) {
-            break;
-        }
-    }
-    const char *p = e;
-    bool neg = *p == '-';
-    size_t n = 0;
-    if (neg) {
-        p++;
-    }
-    for (; *p != 'e' && *p != '\0'; p++) {
-        if (*p >= '0' && *p <= '9' && n < 31) {
-            digits[n++] = *p;
-        }
-    }
-    *exp10 = *p == 'e' ? (int)strtol(p + 1, NULL, 10) : 0;
-    while (n > 1 && digits[n - 1] == '0') {
-        n--;
-    }
-    *nd = n;
-    return neg;
+    return tw_promql_shortest_digits(v, digits, nd, exp10);
 }
 
 /* Go's 'e' with precision -1: "1e+22", "1.5e-07" (at least two exponent digits). */
@@ -181,21 +158,37 @@ int tw_query_api_json_float(tw_buf_t *out, double v)
     return tw_promql_format_float(v, out);
 }
 
-/* Prometheus' marshalTimestamp: seconds, then '.' and the milliseconds zero-padded to three
- * digits when there are any ("1.500", "-0.005"). */
-static int json_timestamp(tw_buf_t *out, int64_t t)
+/*
+ * Prometheus' marshalTimestamp into out (room for 32), returning the length: seconds, then '.'
+ * and the milliseconds zero-padded to three digits when there are any ("1.500", "-0.005").
+ * Written by hand: this runs for every point of a result.
+ */
+static size_t timestamp_chars(char *out, int64_t t)
 {
-    int rc = 0;
+    char tmp[32];
+    char *end = tmp + sizeof(tmp);
+    char *p = end;
     uint64_t u = (uint64_t)t;
     if (t < 0) {
-        rc |= tw_buf_putc(out, '-');
         u = (uint64_t)0 - u;
     }
-    rc |= tw_buf_printf(out, "%llu", (unsigned long long)(u / 1000));
-    if (u % 1000 != 0) {
-        rc |= tw_buf_printf(out, ".%03llu", (unsigned long long)(u % 1000));
+    unsigned ms = (unsigned)(u % 1000);
+    if (ms != 0) {
+        *--p = (char)('0' + ms % 10);
+        *--p = (char)('0' + ms / 10 % 10);
+        *--p = (char)('0' + ms / 100);
+        *--p = '.';
     }
-    return rc;
+    uint64_t sec = u / 1000;
+    do {
+        *--p = (char)('0' + sec % 10);
+        sec /= 10;
+    } while (sec != 0);
+    if (t < 0) {
+        *--p = '-';
+    }
+    memcpy(out, p, (size_t)(end - p));
+    return (size_t)(end - p);
 }
 
 /* ---- JSON ------------------------------------------------------------------------------------ */
@@ -598,11 +591,24 @@ static void labels_json(tw_buf_t *b, const tw_label_t *l, size_t n)
 
 static void point_json(tw_buf_t *b, int64_t t, double v)
 {
-    tw_buf_putc(b, '[');
-    json_timestamp(b, t);
-    tw_buf_puts(b, ",\"");
-    tw_promql_format_value(v, b);
-    tw_buf_puts(b, "\"]");
+    /* Laid out in a local buffer and appended once: this runs for every point of a result. */
+    char tmp[64 + TW_PROMQL_FLOAT_CHARS_MAX];
+    size_t n = 0;
+    tmp[n++] = '[';
+    n += timestamp_chars(tmp + n, t);
+    tmp[n++] = ',';
+    tmp[n++] = '"';
+    double a = fabs(v);
+    if (!isfinite(v) || (a != 0 && (a < 1e-6 || a >= 1e21))) {
+        tw_buf_append(b, tmp, n);
+        tw_promql_format_value(v, b);
+        tw_buf_puts(b, "\"]");
+        return;
+    }
+    n += tw_promql_format_float_chars(v, tmp + n);
+    tmp[n++] = '"';
+    tmp[n++] = ']';
+    tw_buf_append(b, tmp, n);
 }
 
 /* {"resultType":...,"result":...} of a query result. */
@@ -767,11 +773,19 @@ static bool query_opts(call_t *c, tw_promql_engine_options_t *eo)
 
 static void respond_result(call_t *c, const tw_promql_result_t *r)
 {
-    tw_buf_t data;
-    tw_buf_init(&data, 0);
-    result_json(&data, r);
-    respond_data(c, &data, r->warnings, r->n_warnings, r->infos, r->n_infos);
-    tw_buf_fini(&data);
+    /* Like respond_data(), but the result is written straight into the body: a range query's
+     * JSON can be tens of MB, not worth building twice. */
+    tw_buf_t *b = &c->resp->body;
+    tw_buf_reset(b);
+    c->resp->status = 200;
+    c->resp->content_type = "application/json";
+    tw_buf_puts(b, "{\"status\":\"success\",\"data\":");
+    result_json(b, r);
+    annotations_json(b, "warnings", "warning", r->warnings, r->n_warnings);
+    if (c->eo.compat != TW_PROMQL_COMPAT_PROMETHEUS2) {
+        annotations_json(b, "infos", "info", r->infos, r->n_infos);
+    }
+    tw_buf_putc(b, '}');
 }
 
 static void handle_query(call_t *c)

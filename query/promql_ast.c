@@ -377,31 +377,11 @@ int tw_promql_format_float(double v, tw_buf_t *out)
     if (v == 0) {
         return tw_buf_puts(out, signbit(v) ? "-0" : "0");
     }
-    /* Shortest %e that reads back exactly, then laid out without exponent like 'f', -1. */
-    char e[40];
-    for (int prec = 0; prec < 17; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec, v);
-        if (strtod(e, NULL) == v) {
-            break;
-        }
-    }
+    /* Shortest digits that read back exactly, laid out without exponent like 'f', -1. */
     char digits[32];
     size_t nd = 0;
-    const char *p = e;
-    bool neg = false;
-    if (*p == '-') {
-        neg = true;
-        p++;
-    }
-    for (; *p != 'e' && *p != '\0'; p++) {
-        if (*p >= '0' && *p <= '9' && nd < sizeof(digits)) {
-            digits[nd++] = *p;
-        }
-    }
-    int exp10 = *p == 'e' ? (int)strtol(p + 1, NULL, 10) : 0;
-    while (nd > 1 && digits[nd - 1] == '0') {
-        nd--;
-    }
+    int exp10 = 0;
+    bool neg = tw_promql_shortest_digits(v, digits, &nd, &exp10);
     int rc = 0;
     if (neg) {
         rc |= tw_buf_putc(out, '-');

@@ -258,7 +258,20 @@ typedef struct vsel_ctx {
     int64_t off;
     bool ts_values; /* timestamp(): the value is the sample's time in seconds */
     size_t nseries;
+    tw_promql_point_t *buf; /* malloc'd scratch: one series' grid points (n_steps) */
 } vsel_ctx_t;
+
+/*
+ * Points of a series that is built in a scratch buffer and then moved into the arena in one
+ * exactly sized piece (growing arena arrays point by point copies and wastes memory: the arena
+ * cannot give back the smaller arrays).
+ */
+static void series_set_points(tw_ev_t *ev, tw_ev_series_t *s, const tw_promql_point_t *p, size_t n)
+{
+    s->p = tw_arena_alloc(ev->arena, n * sizeof(*s->p));
+    memcpy(s->p, p, n * sizeof(*s->p));
+    s->n = s->cap = n;
+}
 
 /* One series of an instant-vector selector: its value at every step (vectorSelectorSingle). */
 static int vsel_series(void *arg, const tw_label_t *labels, size_t n_labels, const int64_t *t,
@@ -270,8 +283,9 @@ static int vsel_series(void *arg, const tw_label_t *labels, size_t n_labels, con
         return ev->err_code;
     }
     ev->total_samples += n;
-    tw_ev_series_t *s = NULL;
     int64_t lookback = ev->opts->lookback_delta_ms;
+    bool compat2 = p2(ev);
+    size_t np = 0;
     size_t i = 0; /* first sample after ref */
     for (size_t j = 0; j < ev->n_steps; j++) {
         int64_t ts = step_ts(ev, j);
@@ -283,31 +297,33 @@ static int vsel_series(void *arg, const tw_label_t *labels, size_t n_labels, con
             continue;
         }
         int64_t st = t[i - 1];
-        if (st != ref && (p2(ev) ? st < ref - lookback : st <= ref - lookback)) {
+        if (st != ref && (compat2 ? st < ref - lookback : st <= ref - lookback)) {
             continue;
         }
         if (tw_ev_is_stale(v[i - 1])) {
             continue;
         }
-        if (s == NULL) {
-            tw_ev_labels_t l = {.l = labels, .n = (uint32_t)n_labels};
-            bool drop = false;
-            if (c->ts_values) {
-                /* timestamp() drops the name like every function over an instant vector. */
-                if (ev->opts->delayed_name_removal) {
-                    drop = true;
-                } else {
-                    l = tw_ev_labels_drop_name(ev, l);
-                }
-            }
-            s = tw_ev_matrix_add(ev, c->out, l, drop);
-        }
-        int rc = tw_ev_samples_add(ev, 1);
-        if (rc != 0) {
-            return rc;
-        }
-        tw_ev_series_push(ev, s, ts, c->ts_values ? (double)st / 1000.0 : v[i - 1]);
+        c->buf[np++] =
+            (tw_promql_point_t){.t = ts, .v = c->ts_values ? (double)st / 1000.0 : v[i - 1]};
     }
+    if (np == 0) {
+        return 0;
+    }
+    int rc = tw_ev_samples_add(ev, np);
+    if (rc != 0) {
+        return rc;
+    }
+    tw_ev_labels_t l = {.l = labels, .n = (uint32_t)n_labels};
+    bool drop = false;
+    if (c->ts_values) {
+        /* timestamp() drops the name like every function over an instant vector. */
+        if (ev->opts->delayed_name_removal) {
+            drop = true;
+        } else {
+            l = tw_ev_labels_drop_name(ev, l);
+        }
+    }
+    series_set_points(ev, tw_ev_matrix_add(ev, c->out, l, drop), c->buf, np);
     return 0;
 }
 
@@ -324,8 +340,7 @@ static int storage_select(tw_ev_t *ev, const tw_promql_expr_t *vs, int64_t mint,
     return ev->err_code != 0 ? ev->err_code : rc;
 }
 
-static int eval_vector_selector(tw_ev_t *ev, const tw_promql_expr_t *vs, bool ts_values,
-                                val_t *out)
+static int eval_vector_selector(tw_ev_t *ev, const tw_promql_expr_t *vs, bool ts_values, val_t *out)
 {
     out->type = TW_PROMQL_TYPE_VECTOR;
     if (ev->n_steps == 0) {
@@ -333,10 +348,13 @@ static int eval_vector_selector(tw_ev_t *ev, const tw_promql_expr_t *vs, bool ts
     }
     int64_t mint, maxt;
     selector_range(ev, vs, ev->opts->lookback_delta_ms, &mint, &maxt);
-    vsel_ctx_t c = {.ev = ev, .vs = vs, .out = &out->m, .off = vs->u.vs.offset_ms,
-                    .ts_values = ts_values};
+    vsel_ctx_t c = {
+        .ev = ev, .vs = vs, .out = &out->m, .off = vs->u.vs.offset_ms, .ts_values = ts_values};
     c.at = at_time(ev, vs->u.vs.at, vs->u.vs.at_ms, &c.has_at);
-    return storage_select(ev, vs, mint, maxt, vsel_series, &c);
+    c.buf = tw_xmalloc((ev->n_steps + 1) * sizeof(*c.buf));
+    int rc = storage_select(ev, vs, mint, maxt, vsel_series, &c);
+    free(c.buf);
+    return rc;
 }
 
 /* ---- range windows: matrix selectors and subqueries ---- */
@@ -407,8 +425,8 @@ static void range_spec_of(const tw_ev_t *ev, const tw_promql_expr_t *e, range_sp
 static int eval_subquery_points(tw_ev_t *ev, const range_spec_t *rs, val_t *out)
 {
     const tw_promql_expr_t *e = rs->node;
-    int64_t step = e->u.subquery.step_ms > 0 ? e->u.subquery.step_ms
-                                             : ev->opts->default_subquery_step_ms;
+    int64_t step =
+        e->u.subquery.step_ms > 0 ? e->u.subquery.step_ms : ev->opts->default_subquery_step_ms;
     int64_t s_ref = (rs->has_at ? rs->at : ev->start) - rs->off;
     int64_t e_ref = (rs->has_at ? rs->at : ev->end) - rs->off;
     int64_t lo = s_ref - rs->range;
@@ -530,7 +548,7 @@ typedef struct call_state {
     const char *name;
     size_t n_args;
     size_t matrix_arg;
-    val_t *vals;      /* evaluated non-matrix arguments */
+    val_t *vals; /* evaluated non-matrix arguments */
     tw_ev_arg_t *args;
     range_spec_t rs;
     tw_ev_call_t call;
@@ -539,6 +557,9 @@ typedef struct call_state {
     bool drop_name;    /* range functions other than last_over_time drop the name */
     bool present_only; /* absent_over_time: record presence only */
     int64_t cur_ts;
+    tw_promql_point_t *buf; /* malloc'd scratch: one output series' points (n_steps) */
+    const char *first_name; /* __name__ of the first input series ("" without one) */
+    bool mixed_names;       /* whether input series had different __name__ values */
 } call_state_t;
 
 void tw_ev_call_range(const tw_ev_call_t *c, size_t i, int64_t *range_ms, int64_t *offset_ms)
@@ -558,11 +579,20 @@ static int call_matrix_series(void *arg, tw_ev_labels_t labels, const tw_promql_
 {
     call_state_t *cs = arg;
     tw_ev_t *ev = cs->ev;
+    if (!cs->mixed_names) {
+        const char *name = tw_ev_labels_get(labels, TW_METRIC_NAME_LABEL);
+        name = name != NULL ? name : "";
+        if (cs->first_name == NULL) {
+            cs->first_name = name;
+        } else if (name != cs->first_name && strcmp(name, cs->first_name) != 0) {
+            cs->mixed_names = true;
+        }
+    }
     tw_ev_labels_t outl = labels;
     if (cs->drop_name && !ev->opts->delayed_name_removal) {
         outl = tw_ev_labels_drop_name(ev, labels);
     }
-    tw_ev_series_t *s = NULL;
+    size_t np = 0;
     tw_ev_series_t view = {.m = labels};
     size_t lo = 0, hi = 0;
     for (size_t j = 0; j < ev->n_steps; j++) {
@@ -597,15 +627,16 @@ static int call_matrix_series(void *arg, tw_ev_labels_t labels, const tw_promql_
             }
             value = cs->outvec.s[0].f;
         }
-        if (s == NULL) {
-            s = tw_ev_matrix_add(ev, cs->out, outl, cs->drop_name);
-        }
-        int rc = tw_ev_samples_add(ev, 1);
-        if (rc != 0) {
-            return rc;
-        }
-        tw_ev_series_push(ev, s, ts, value);
+        cs->buf[np++] = (tw_promql_point_t){.t = ts, .v = value};
     }
+    if (np == 0) {
+        return 0;
+    }
+    int rc = tw_ev_samples_add(ev, np);
+    if (rc != 0) {
+        return rc;
+    }
+    series_set_points(ev, tw_ev_matrix_add(ev, cs->out, outl, cs->drop_name), cs->buf, np);
     return 0;
 }
 
@@ -817,22 +848,28 @@ static int eval_call(tw_ev_t *ev, const tw_promql_expr_t *e, val_t *out)
 
     bool keep_name = strcmp(name, "last_over_time") == 0 || strcmp(name, "first_over_time") == 0;
     cs.drop_name = !keep_name;
+    cs.buf = tw_xmalloc((ev->n_steps + 1) * sizeof(*cs.buf));
     if (strcmp(name, "absent_over_time") == 0) {
         cs.present_only = true;
         tw_ev_matrix_t present = {0};
         cs.out = &present;
         int rc = range_source(ev, &cs.rs, call_matrix_series, &cs);
+        free(cs.buf);
         if (rc != 0) {
             return rc;
         }
         return finish_absent_over_time(ev, e, &present, out);
     }
     int rc = range_source(ev, &cs.rs, call_matrix_series, &cs);
+    free(cs.buf);
     if (rc != 0) {
         return rc;
     }
     out->type = TW_PROMQL_TYPE_VECTOR;
-    if (!ev->opts->delayed_name_removal && matrix_has_duplicates(&out->m)) {
+    /* Series from storage have distinct label sets, and still do after dropping one __name__
+     * shared by all: only a subquery or several metric names can collide. */
+    bool unique = cs.rs.node->kind == TW_PROMQL_MATRIX_SELECTOR && !cs.mixed_names;
+    if (!ev->opts->delayed_name_removal && !unique && matrix_has_duplicates(&out->m)) {
         return fail_same_labelset(ev);
     }
     return 0;
@@ -857,8 +894,8 @@ static int eval_aggregate(tw_ev_t *ev, const tw_promql_expr_t *e, val_t *out)
         return rc;
     }
     out->type = TW_PROMQL_TYPE_VECTOR;
-    rc = tw_ev_aggregate(ev, e, &in.m, param.type == TW_PROMQL_TYPE_SCALAR ? &param.m : NULL,
-                         label, &out->m);
+    rc = tw_ev_aggregate(ev, e, &in.m, param.type == TW_PROMQL_TYPE_SCALAR ? &param.m : NULL, label,
+                         &out->m);
     if (rc != 0) {
         return ev->err_code != 0 ? ev->err_code : rc;
     }
@@ -1004,10 +1041,10 @@ static void find_span(const tw_ev_t *ev, const tw_promql_expr_t *e, int64_t star
         return;
     }
     case TW_PROMQL_SUBQUERY: {
-        int64_t s = at_of(ev, e->u.subquery.at, e->u.subquery.at_ms, start) -
-                    e->u.subquery.offset_ms;
-        int64_t en = at_of(ev, e->u.subquery.at, e->u.subquery.at_ms, end) -
-                     e->u.subquery.offset_ms;
+        int64_t s =
+            at_of(ev, e->u.subquery.at, e->u.subquery.at_ms, start) - e->u.subquery.offset_ms;
+        int64_t en =
+            at_of(ev, e->u.subquery.at, e->u.subquery.at_ms, end) - e->u.subquery.offset_ms;
         find_span(ev, e->u.subquery.expr, s - e->u.subquery.range_ms, en, sp);
         return;
     }
@@ -1145,8 +1182,8 @@ static int build_result(tw_ev_t *ev, const tw_promql_expr_t *root, val_t *v, boo
 }
 
 static int exec(const tw_promql_engine_options_t *opts_in, const tw_promql_storage_t *storage,
-                const char *query, size_t len, int64_t start, int64_t end, int64_t step,
-                bool range, tw_promql_result_t **out, tw_error_t *err)
+                const char *query, size_t len, int64_t start, int64_t end, int64_t step, bool range,
+                tw_promql_result_t **out, tw_error_t *err)
 {
     *out = NULL;
     tw_promql_engine_options_t opts;
@@ -1170,15 +1207,22 @@ static int exec(const tw_promql_engine_options_t *opts_in, const tw_promql_stora
     }
     if (range && (step <= 0 || end < start)) {
         tw_promql_ast_free(ast);
-        return tw_error_set(err, TW_EPARSE, step <= 0 ? "zero or negative query resolution step "
-                                                        "widths are not accepted"
-                                                      : "end timestamp must not be before start "
-                                                        "time");
+        return tw_error_set(err, TW_EPARSE,
+                            step <= 0 ? "zero or negative query resolution step "
+                                        "widths are not accepted"
+                                      : "end timestamp must not be before start "
+                                        "time");
     }
     tw_arena_t *arena = tw_arena_new(64 * 1024);
-    tw_ev_t ev = {.arena = arena, .opts = &opts, .query = tw_promql_ast_input(ast),
-                  .start = start, .end = end, .interval = range ? step : 1,
-                  .query_start = start, .query_end = end, .storage = storage};
+    tw_ev_t ev = {.arena = arena,
+                  .opts = &opts,
+                  .query = tw_promql_ast_input(ast),
+                  .start = start,
+                  .end = end,
+                  .interval = range ? step : 1,
+                  .query_start = start,
+                  .query_end = end,
+                  .storage = storage};
     ev.n_steps = (size_t)((end - start) / ev.interval) + 1;
     if (opts.timeout_ms > 0) {
         ev.deadline_ns = tw_mono_ns() + opts.timeout_ms * 1000000LL;

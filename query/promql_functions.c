@@ -332,8 +332,11 @@ static void merge_sort(tw_ev_sample_t *v, size_t n, sample_cmp_fn cmp, const voi
 /* The "metric might not be a counter" info (3.5 engine.go, once a rate/increase has output). */
 static void possible_non_counter(tw_ev_call_t *c, const tw_ev_series_t *s, size_t idx)
 {
+    if (!annotate(c)) {
+        return;
+    }
     const char *name = metric_name(s->m);
-    if (!annotate(c) || name == NULL || name[0] == '\0') {
+    if (name == NULL || name[0] == '\0') {
         return;
     }
     static const char *const suffixes[] = {"_total", "_sum", "_count", "_bucket"};

@@ -139,6 +139,25 @@ bool tw_promql_is_legacy_label(const char *s);
 /* Whether s is a valid legacy metric name ([a-zA-Z_:][a-zA-Z0-9_:]*). */
 bool tw_promql_is_legacy_metric(const char *s);
 
+/*
+ * The shortest decimal digits that read back as v (finite, non-zero), as Go's strconv finds
+ * them: digits[0..*nd) (room for 32, no trailing zeros) and the decimal exponent of the first
+ * digit. Returns whether v is negative. (promql_ftoa.c)
+ */
+bool tw_promql_shortest_digits(double v, char *digits, size_t *nd, int *exp10);
+/* The same digits by the slow reference method ("%.*e" + strtod()), for tests. */
+bool tw_promql_shortest_digits_ref(double v, char *digits, size_t *nd, int *exp10);
+
+/* Room tw_promql_format_float_chars() needs. */
+#define TW_PROMQL_FLOAT_CHARS_MAX 48
+
+/*
+ * Writes v like tw_promql_format_float() into out (not terminated), for v == 0 or
+ * 1e-6 <= |v| < 1e21 only (the range where that is at most TW_PROMQL_FLOAT_CHARS_MAX bytes);
+ * returns the length. (promql_ftoa.c)
+ */
+size_t tw_promql_format_float_chars(double v, char *out);
+
 /* Appends the shortest round-trip decimal of v like Go's FormatFloat(v, 'f', -1, 64). */
 int tw_promql_format_float(double v, tw_buf_t *out);
 
