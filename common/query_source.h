@@ -60,8 +60,7 @@ typedef struct tw_query_source {
      * code with err filled as the engine words it (TW_EPARSE for a bad query, TW_EEXEC,
      * TW_ETIMEOUT); *out is then empty.
      */
-    int (*instant)(void *ctx, const char *expr, int64_t t_ms, tw_qs_result_t *out,
-                   tw_error_t *err);
+    int (*instant)(void *ctx, const char *expr, int64_t t_ms, tw_qs_result_t *out, tw_error_t *err);
 } tw_query_source_t;
 
 /* Frees what r points to and zeroes it. Safe on a zeroed or already freed result. */

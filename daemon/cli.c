@@ -45,7 +45,8 @@ static const char usage[] =
     "                            http://127.0.0.1:9475) or a data dir, printed like promtool\n"
     "                            query instant|range\n"
     "  test promql [--query.compat=C] [-v] FILE...\n"
-    "                            run Prometheus' PromQL test scripts\n"    "  check rules [--lint=none|duplicate-rules|all] [--lint-fatal] FILE...\n"
+    "                            run Prometheus' PromQL test scripts\n"
+    "  check rules [--lint=none|duplicate-rules|all] [--lint-fatal] FILE...\n"
     "                            check Prometheus rule files like promtool check rules\n"
     "  test rules [--query.compat=C] FILE...\n"
     "                            run promtool's rule unit-test files\n"
@@ -338,15 +339,15 @@ int tw_cli_parse(int argc, char *const *argv, tw_cli_t *out, tw_error_t *err)
                 }
             }
             break;
-        } else if (strcmp(arg, "check") == 0 && i + 1 < argc &&
-                   strcmp(argv[i + 1], "rules") == 0) {
+        } else if (strcmp(arg, "check") == 0 && i + 1 < argc && strcmp(argv[i + 1], "rules") == 0) {
             /* promtool's flags and files: the rules CLI parses them. */
             out->command = TW_CLI_CHECK_RULES;
             out->sub_argv = &argv[i + 2];
             out->sub_argc = argc - i - 2;
             break;
         } else if (strcmp(arg, "check") == 0 || strcmp(arg, "config") == 0) {
-            bool check = arg[0] == 'c' && arg[1] == 'h'; /* check config; check rules/metrics above */
+            bool check =
+                arg[0] == 'c' && arg[1] == 'h'; /* check config; check rules/metrics above */
             const char *want = check ? "config" : "default";
             if (i + 1 >= argc || strcmp(argv[i + 1], want) != 0) {
                 return tw_error_set(err, TW_EINVAL, "%s: expected \"%s %s\"%s%s%s", arg, arg, want,

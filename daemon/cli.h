@@ -50,10 +50,10 @@ typedef enum {
     TW_CLI_QUERY,       /* the rest of the arguments go to tw_query_cli_main() */
     TW_CLI_TEST_PROMQL, /* the rest of the arguments go to tw_promql_test_main() */
     TW_CLI_AUTOSCALER_VPA_CALC,
-    TW_CLI_CHECK_RULES, /* the rest of the arguments go to tw_rules_check_main() */
-    TW_CLI_TEST_RULES,  /* the rest of the arguments go to tw_rules_test_main() */
+    TW_CLI_CHECK_RULES,          /* the rest of the arguments go to tw_rules_check_main() */
+    TW_CLI_TEST_RULES,           /* the rest of the arguments go to tw_rules_test_main() */
     TW_CLI_AUTOSCALER_RECOMMEND, /* the rest of the arguments go to tw_vpa_cli_main() */
-    TW_CLI_AUTOSCALER_SIMULATE, /* the rest of the arguments go to tw_hpa_simulate_main() */
+    TW_CLI_AUTOSCALER_SIMULATE,  /* the rest of the arguments go to tw_hpa_simulate_main() */
 } tw_cli_command_t;
 
 /* A parsed command line. Strings point into argv (borrowed: valid as long as argv). */
@@ -67,17 +67,17 @@ typedef struct tw_cli {
     tw_log_format_t log_format; /* --log.format; default logfmt */
     char *const *files;         /* check config: the files (points into argv) */
     size_t nfiles;
-    const char *calc_file;   /* autoscaler calc|vpa-calc: the case file */
-    int calc_check;          /* autoscaler calc|vpa-calc --check */
-    int enable_remote_write; /* --web.enable-remote-write-receiver */
-    int enable_admin_api;    /* --web.enable-admin-api */
-    const char *db_path;     /* tsdb dump|analyze: the data dir; default "data/" like promtool */
-    const char *match;       /* tsdb dump --match; NULL: every series */
-    int64_t min_time_ms;     /* tsdb dump --min-time; default INT64_MIN */
-    int64_t max_time_ms;     /* tsdb dump --max-time; default INT64_MAX */
-    size_t limit;            /* tsdb analyze --limit; default 20 */
-    int metrics_openmetrics; /* check metrics --format openmetrics (default text) */
-    const char *query_compat;         /* --query.compat; NULL: the config's */
+    const char *calc_file;    /* autoscaler calc|vpa-calc: the case file */
+    int calc_check;           /* autoscaler calc|vpa-calc --check */
+    int enable_remote_write;  /* --web.enable-remote-write-receiver */
+    int enable_admin_api;     /* --web.enable-admin-api */
+    const char *db_path;      /* tsdb dump|analyze: the data dir; default "data/" like promtool */
+    const char *match;        /* tsdb dump --match; NULL: every series */
+    int64_t min_time_ms;      /* tsdb dump --min-time; default INT64_MIN */
+    int64_t max_time_ms;      /* tsdb dump --max-time; default INT64_MAX */
+    size_t limit;             /* tsdb analyze --limit; default 20 */
+    int metrics_openmetrics;  /* check metrics --format openmetrics (default text) */
+    const char *query_compat; /* --query.compat; NULL: the config's */
     const char *query_lookback_delta; /* --query.lookback-delta; NULL: the config's */
     const char *query_max_samples;    /* --query.max-samples; NULL: the config's */
     const char *query_timeout;        /* --query.timeout; NULL: the config's */

@@ -77,7 +77,7 @@ struct tw_daemon {
      * the config whose manifests it borrows: d->cfg, or an older one kept alive when a reload
      * could not reconfigure the autoscaler (main thread only). */
     tw_autoscale_loop_t *autoscale;
-    tw_vpa_loop_t *vpa; /* the vertical recommender and updater */
+    tw_vpa_loop_t *vpa;      /* the vertical recommender and updater */
     tw_alerting_t *alerting; /* rules loop, notifier, /api/v1/rules and /alerts (alerting.h) */
     tw_promql_qs_t *as_qs;
     tw_config_t *as_cfg;

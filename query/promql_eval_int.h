@@ -94,12 +94,12 @@ typedef struct tw_ev {
     int64_t start; /* the grid, ms; an instant query has start == end and interval 1 */
     int64_t end;
     int64_t interval;
-    size_t n_steps;       /* (end - start) / interval + 1 */
-    int64_t query_start;  /* the outer query's start and end, for @ start() / end() */
+    size_t n_steps;      /* (end - start) / interval + 1 */
+    int64_t query_start; /* the outer query's start and end, for @ start() / end() */
     int64_t query_end;
     const tw_promql_storage_t *storage;
-    void *view;           /* the storage's open view */
-    size_t cur_samples;   /* samples held at once, against opts->max_samples */
+    void *view;         /* the storage's open view */
+    size_t cur_samples; /* samples held at once, against opts->max_samples */
     size_t peak_samples;
     size_t total_samples; /* samples read from storage */
     int64_t deadline_ns;  /* CLOCK_MONOTONIC; 0 = none */

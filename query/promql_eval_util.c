@@ -53,8 +53,8 @@ static void annotate(tw_ev_t *ev, bool warning, tw_promql_pos_t pos, const char 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     char where[48];
     pos_format(ev->query, pos.start, where, sizeof(where));
-    char *s = tw_arena_printf(ev->arena, "PromQL %s: %s (%s)", warning ? "warning" : "info", msg,
-                              where);
+    char *s =
+        tw_arena_printf(ev->arena, "PromQL %s: %s (%s)", warning ? "warning" : "info", msg, where);
     char ***list = warning ? &ev->warnings : &ev->infos;
     size_t *n = warning ? &ev->n_warnings : &ev->n_infos;
     size_t *cap = warning ? &ev->cap_warnings : &ev->cap_infos;
@@ -289,8 +289,7 @@ uint64_t tw_ev_labels_hash_for(tw_ev_labels_t m, const char *const *names, size_
         for (size_t j = 0; j < n && !listed; j++) {
             listed = strcmp(m.l[i].name, names[j]) == 0;
         }
-        bool use = include ? listed
-                           : (!listed && strcmp(m.l[i].name, TW_METRIC_NAME_LABEL) != 0);
+        bool use = include ? listed : (!listed && strcmp(m.l[i].name, TW_METRIC_NAME_LABEL) != 0);
         if (!use) {
             continue;
         }

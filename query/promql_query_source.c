@@ -75,8 +75,10 @@ static int qs_instant(void *ctx, const char *expr, int64_t t_ms, tw_qs_result_t 
     size_t k = 0;
     for (size_t i = 0; i < r->n_series; i++) {
         const tw_promql_series_t *s = &r->series[i];
-        a->series[i] = (tw_qs_series_t){.labels = s->labels, .n_labels = s->n_labels,
-                                        .points = &a->points[k], .n_points = s->n_points};
+        a->series[i] = (tw_qs_series_t){.labels = s->labels,
+                                        .n_labels = s->n_labels,
+                                        .points = &a->points[k],
+                                        .n_points = s->n_points};
         for (size_t j = 0; j < s->n_points; j++) {
             a->points[k++] = (tw_qs_point_t){.t_ms = s->points[j].t, .v = s->points[j].v};
         }

@@ -324,11 +324,11 @@ typedef struct tw_promql_storage {
 /* Engine settings. Zero-initialized means the Prometheus defaults given per field. */
 typedef struct tw_promql_engine_options {
     tw_promql_compat_t compat;
-    int64_t lookback_delta_ms;    /* 0: 5 minutes */
-    size_t max_samples;           /* samples in memory at once; 0: 50,000,000 */
-    int64_t timeout_ms;           /* 0: 2 minutes; a negative value: no timeout */
+    int64_t lookback_delta_ms;        /* 0: 5 minutes */
+    size_t max_samples;               /* samples in memory at once; 0: 50,000,000 */
+    int64_t timeout_ms;               /* 0: 2 minutes; a negative value: no timeout */
     int64_t default_subquery_step_ms; /* step of `[r:]` subqueries; 0: 1 minute */
-    bool delayed_name_removal;    /* Prometheus 3.5 feature flag; off by default */
+    bool delayed_name_removal;        /* Prometheus 3.5 feature flag; off by default */
     bool disable_experimental_functions;
 } tw_promql_engine_options_t;
 

@@ -578,9 +578,9 @@ int tw_vpa_checkpoint_decode(const uint8_t *data, size_t len, tw_vpa_aggregate_c
  * the names the case's `expected` uses (recommender and updater kinds). A kind this module does
  * not run prints {"id", "skipped": reason} (none today). With check != 0 it compares against
  * `expected`, prints "FAIL <id>: <field>: expected <json>, got <json>" per failing field and
- * last "N passed, N failed", with ", N skipped" appended when some case was skipped. Returns 0 when nothing failed (or check == 0), TW_EINVAL
- * when some case failed, or another negative code (err names the case id and the JSON path)
- * when the file cannot be read or a case is malformed.
+ * last "N passed, N failed", with ", N skipped" appended when some case was skipped. Returns 0 when
+ * nothing failed (or check == 0), TW_EINVAL when some case failed, or another negative code (err
+ * names the case id and the JSON path) when the file cannot be read or a case is malformed.
  */
 int tw_vpa_cases_run(const char *path, int check, FILE *out, tw_error_t *err);
 

@@ -233,17 +233,15 @@ static void test_range_query_and_scalars(void **state)
     tw_promql_result_t *r = NULL;
     tw_error_t err;
     const char *q = "b";
-    assert_int_equal(tw_promql_exec_range(NULL, &storage, q, strlen(q), 0, 600000, 120000, &r,
-                                          &err),
-                     0);
+    assert_int_equal(
+        tw_promql_exec_range(NULL, &storage, q, strlen(q), 0, 600000, 120000, &r, &err), 0);
     assert_int_equal(r->type, TW_PROMQL_TYPE_MATRIX);
     assert_int_equal(r->n_series, 1);
     assert_int_equal(r->series[0].n_points, 3); /* 0, 120, 240; 360 is past the lookback */
     tw_promql_result_free(r);
     q = "42";
-    assert_int_equal(tw_promql_exec_range(NULL, &storage, q, strlen(q), 0, 600000, 300000, &r,
-                                          &err),
-                     0);
+    assert_int_equal(
+        tw_promql_exec_range(NULL, &storage, q, strlen(q), 0, 600000, 300000, &r, &err), 0);
     assert_int_equal(r->n_series, 1);
     assert_int_equal(r->series[0].n_labels, 0);
     assert_int_equal(r->series[0].n_points, 3);
@@ -299,8 +297,8 @@ static void test_sample_limit(void **state)
                                  "query execution");
     assert_int_equal(store.opens, 0);
     q = "a{job=\"x\"}";
-    assert_int_equal(
-        tw_promql_exec_range(&o, &storage, q, strlen(q), 0, 540000, 60000, &r, &err), TW_EEXEC);
+    assert_int_equal(tw_promql_exec_range(&o, &storage, q, strlen(q), 0, 540000, 60000, &r, &err),
+                     TW_EEXEC);
 }
 
 static void test_parse_error_position(void **state)
