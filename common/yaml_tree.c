@@ -225,7 +225,10 @@ bool tw_yaml_is_null(const tw_yaml_node_t *n)
 /* Describes a node for "got ..." in messages: the quoted scalar (shortened) or its kind. */
 const char *tw_yaml_describe(const tw_yaml_node_t *n, char *out, size_t outsz)
 {
-    if (n->kind == TW_YAML_MAP) {
+    if (n == NULL) {
+        /* A missing key: Kubernetes prints the empty value as "". */
+        snprintf(out, outsz, "\"\"");
+    } else if (n->kind == TW_YAML_MAP) {
         snprintf(out, outsz, "a mapping");
     } else if (n->kind == TW_YAML_SEQ) {
         snprintf(out, outsz, "a sequence");

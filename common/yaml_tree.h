@@ -73,7 +73,8 @@ int tw_yaml_error(tw_yaml_walk_t *w, const tw_yaml_node_t *n, const char *fmt, .
 /* Whether n is absent or a YAML null (empty plain scalar, ~, null). */
 bool tw_yaml_is_null(const tw_yaml_node_t *n);
 
-/* Describes a node for "got ..." in messages: the quoted scalar (shortened) or its kind. */
+/* Describes a node for "got ..." in messages: the quoted scalar (shortened) or its kind; "\"\"" for
+ * a missing node (NULL). */
 const char *tw_yaml_describe(const tw_yaml_node_t *n, char *out, size_t outsz);
 
 /* "collector.cgroup" + "root" -> "collector.cgroup.root" (section NULL: the top level). */
