@@ -39,9 +39,10 @@
 typedef struct tw_remote_write_limits {
     size_t max_body_bytes;    /* compressed body; larger is TW_ELIMIT (the handler says 413) */
     size_t max_decoded_bytes; /* snappy's announced uncompressed length, checked before alloc */
-    /* Memory protobuf-c may allocate while unpacking (message structs, pointer arrays, text);
-     * 0: 8 x max_decoded_bytes. A tiny sample costs ~2 wire bytes but ~48 bytes of structs, so
-     * this caps the amplification a hostile body can cause. */
+    /* Memory the decoder may use for the decoded elements (series, labels, samples, metadata
+     * entries; strings stay in the decoded body); 0: 8 x max_decoded_bytes. An empty sample
+     * costs 2 wire bytes but 16 bytes decoded, so this caps the amplification a hostile body
+     * can cause. */
     size_t max_decode_memory_bytes;
     size_t max_labels_per_series; /* 0: TW_REMOTE_WRITE_DEFAULT_MAX_LABELS */
 } tw_remote_write_limits_t;
@@ -103,11 +104,11 @@ typedef struct tw_remote_write_request {
     size_t nseries;
     const tw_remote_metadata_t *metadata;
     size_t nmetadata;
-    size_t nsamples;        /* total over all series */
-    size_t nexemplars;      /* total over all series */
-    size_t nhistograms;     /* total over all series */
-    size_t decoded_bytes;   /* protobuf size after snappy */
-    struct tw_arena *arena; /* private: owns everything above */
+    size_t nsamples;               /* total over all series */
+    size_t nexemplars;             /* total over all series */
+    size_t nhistograms;            /* total over all series */
+    size_t decoded_bytes;          /* protobuf size after snappy */
+    struct tw_remote_store *store; /* private: owns everything above */
 } tw_remote_write_request_t;
 
 /* What a refused decode tells the caller besides the error message. */

@@ -9,30 +9,32 @@
  *      against max_decoded_bytes BEFORE the output buffer is allocated, so a 20-byte body cannot
  *      make us allocate 4 GiB. snappy_uncompress() then refuses any body whose elements do not
  *      produce exactly that many bytes.
- *   3. protobuf-c unpacks with our allocator, which takes memory from a scratch arena and fails
- *      (returns NULL, which protobuf-c turns into an unpack failure) once max_decode_memory_bytes
- *      would be exceeded: structs cost ~20x their wire size, so this bounds the amplification.
- *      The allocator remembers that it ran dry, so we can say "too large" instead of "malformed".
- *   4. Each series is validated and copied into the request's own arena as NUL-terminated
- *      strings: label names must match [a-zA-Z_][a-zA-Z0-9_]*, values must be UTF-8 without
- *      NUL bytes, empty values are dropped (Prometheus' head does the same), the rest is sorted
- *      (Prometheus sorts incoming labels too), then duplicate names, a missing __name__ and an
- *      invalid metric name are errors. The scratch arena is freed before returning.
- * Pure: no I/O, no clock, no logging; reentrant (all state is on the stack or in the arenas).
+ *   3. The protobuf is read in one pass by a hand-written parser of our WriteRequest (below;
+ *      it accepts exactly what protobuf-c's generated unpacker accepts, which remote_pbc.c keeps
+ *      as the fuzz target's reference). Nothing is copied: a label's name and value point into
+ *      the decoded body, and once the whole body is parsed each string is NUL-terminated in
+ *      place (the byte after a string is always the key of the next field, already read, or a
+ *      spare byte after the body). Series, labels, samples and metadata go to arrays that a
+ *      request keeps for reuse (the handler pools requests), so steady traffic allocates
+ *      nothing. Their bytes are charged to max_decode_memory_bytes as they are added: an empty
+ *      sample costs 2 wire bytes but 16 decoded, so this bounds the amplification; running
+ *      out is "too large", not "malformed".
+ *   4. Each series is validated in place: label names must match [a-zA-Z_][a-zA-Z0-9_]*,
+ *      values must be UTF-8 without NUL bytes, empty values are dropped (Prometheus' head does
+ *      the same), the rest is sorted (Prometheus sorts incoming labels too), then duplicate
+ *      names, a missing __name__ and an invalid metric name are errors.
+ * Pure: no I/O, no clock, no logging; reentrant (all state is on the stack or in the request).
  */
 #include "remote.h"
 
 #include <inttypes.h>
-#include <protobuf-c/protobuf-c.h>
 #include <snappy-c.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/arena.h"
 #include "common/mem.h"
-#include "remote.pb-c.h"
 #include "remote_int.h"
 
 static const char *const reason_names[TW_REMOTE_WRITE_REASON_COUNT] = {
@@ -85,33 +87,6 @@ void tw_remote_write_limits_resolve(const tw_remote_write_limits_t *in,
     *out = l;
 }
 
-/* ---- bounded allocator for protobuf-c --------------------------------------------------- */
-
-typedef struct budget {
-    tw_arena_t *arena;
-    size_t used; /* bytes handed out so far */
-    size_t max;  /* max_decode_memory_bytes */
-    bool exhausted;
-} budget_t;
-
-static void *budget_alloc(void *data, size_t n)
-{
-    budget_t *b = data;
-    if (n > b->max - b->used) {
-        b->exhausted = true;
-        return NULL;
-    }
-    b->used += n;
-    return tw_arena_alloc(b->arena, n != 0 ? n : 1);
-}
-
-static void budget_free(void *data, void *p)
-{
-    /* The arena releases everything at once. */
-    (void)data;
-    (void)p;
-}
-
 /* ---- text checks ------------------------------------------------------------------------ */
 
 static bool label_name_ok(const uint8_t *s, size_t n)
@@ -135,6 +110,19 @@ static bool utf8_ok(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        /* Fast path: 8 bytes of ASCII without a NUL at once. */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            const uint64_t hi = 0x8080808080808080ULL, lo = 0x0101010101010101ULL;
+            if ((w & hi) != 0 || ((w - lo) & ~w & hi) != 0) {
+                break; /* a non-ASCII or a NUL byte: the byte loop decides */
+            }
+            i += 8;
+        }
+        if (i >= n) {
+            break;
+        }
         uint8_t c = s[i];
         if (c == 0) {
             return false;
@@ -265,40 +253,521 @@ const char *tw_remote_labels_format(const tw_label_t *labels, size_t n, char *ou
     return out;
 }
 
-/* ---- decode ----------------------------------------------------------------------------- */
+/* ---- the wire parse ----------------------------------------------------------------------- */
 
-static tw_metric_type_t map_type(int t)
+/*
+ * A hand-written reader of remote.proto's WriteRequest that accepts exactly what protobuf-c's
+ * generated unpacker accepts (the fuzz target checks this against remote_pbc.c): field keys of
+ * at most 5 bytes whose first byte is not 0..7, varints of at most 10 bytes, length prefixes of
+ * at most 5 bytes that fit the enclosing message, wire types 0, 1, 2 and 5 only (groups fail),
+ * a known field with another wire type fails, unknown fields are skipped, the last occurrence
+ * of a singular field wins. Nested messages are checked as deeply as protobuf-c checks them
+ * (exemplar labels, histogram timestamps), though only their count is kept.
+ */
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+typedef struct cur {
+    const uint8_t *p;
+    const uint8_t *end;
+} cur_t;
+
+static bool rd_key(cur_t *c, uint32_t *field, unsigned *wt)
+{
+    const uint8_t *p = c->p;
+    size_t rem = (size_t)(c->end - p);
+    if ((p[0] & 0xf8) == 0) {
+        return false; /* field number 0 */
+    }
+    *wt = p[0] & 7;
+    uint32_t tag = (uint32_t)(p[0] & 0x7f) >> 3;
+    if ((p[0] & 0x80) == 0) {
+        c->p = p + 1;
+        *field = tag;
+        return true;
+    }
+    size_t max = rem > 5 ? 5 : rem;
+    unsigned shift = 4;
+    for (size_t i = 1; i < max; i++) {
+        if (p[i] & 0x80) {
+            tag |= (uint32_t)(p[i] & 0x7f) << shift;
+            shift += 7;
+        } else {
+            tag |= (uint32_t)p[i] << shift;
+            *field = tag;
+            c->p = p + i + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool rd_varint(cur_t *c, uint64_t *v)
+{
+    size_t rem = (size_t)(c->end - c->p);
+    size_t max = rem < 10 ? rem : 10;
+    uint64_t x = 0;
+    for (size_t i = 0; i < max; i++) {
+        uint8_t b = c->p[i];
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if ((b & 0x80) == 0) {
+            c->p += i + 1;
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A length-prefixed field: *sub covers its bytes and c moves past them. */
+static bool rd_len(cur_t *c, cur_t *sub)
+{
+    size_t rem = (size_t)(c->end - c->p);
+    size_t max = rem < 5 ? rem : 5;
+    uint64_t n = 0;
+    for (size_t i = 0; i < max; i++) {
+        uint8_t b = c->p[i];
+        n |= (uint64_t)(b & 0x7f) << (7 * i);
+        if ((b & 0x80) == 0) {
+            if (n > INT32_MAX || n > rem - (i + 1)) {
+                return false;
+            }
+            sub->p = c->p + i + 1;
+            sub->end = sub->p + n;
+            c->p = sub->end;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool rd_fixed64(cur_t *c, uint64_t *v)
+{
+    if (c->end - c->p < 8) {
+        return false;
+    }
+    uint64_t x = 0;
+    for (int i = 7; i >= 0; i--) {
+        x = x << 8 | c->p[i];
+    }
+    c->p += 8;
+    *v = x;
+    return true;
+}
+
+static bool rd_skip(cur_t *c, unsigned wt)
+{
+    uint64_t v;
+    cur_t sub;
+    switch (wt) {
+    case WT_VARINT:
+        return rd_varint(c, &v);
+    case WT_I64:
+        return rd_fixed64(c, &v);
+    case WT_LEN:
+        return rd_len(c, &sub);
+    case WT_I32:
+        if (c->end - c->p < 4) {
+            return false;
+        }
+        c->p += 4;
+        return true;
+    default:
+        return false; /* groups (3, 4) and 6, 7: protobuf-c refuses them */
+    }
+}
+
+/* Reads a bytes field's span (wire type already checked). */
+static bool rd_bytes(cur_t *c, const uint8_t **p, uint32_t *n)
+{
+    cur_t sub;
+    if (!rd_len(c, &sub)) {
+        return false;
+    }
+    *p = sub.p;
+    *n = (uint32_t)(sub.end - sub.p);
+    return true;
+}
+
+tw_metric_type_t tw_remote_metric_type_from_wire(int t)
 {
     switch (t) {
-    case TW__PROMPB__METRIC_METADATA__METRIC_TYPE__COUNTER:
+    case 1:
         return TW_MTYPE_COUNTER;
-    case TW__PROMPB__METRIC_METADATA__METRIC_TYPE__GAUGE:
+    case 2:
         return TW_MTYPE_GAUGE;
-    case TW__PROMPB__METRIC_METADATA__METRIC_TYPE__HISTOGRAM:
+    case 3:
         return TW_MTYPE_HISTOGRAM;
-    case TW__PROMPB__METRIC_METADATA__METRIC_TYPE__GAUGEHISTOGRAM:
+    case 4:
         return TW_MTYPE_GAUGE_HISTOGRAM;
-    case TW__PROMPB__METRIC_METADATA__METRIC_TYPE__SUMMARY:
+    case 5:
         return TW_MTYPE_SUMMARY;
-    case TW__PROMPB__METRIC_METADATA__METRIC_TYPE__INFO:
+    case 6:
         return TW_MTYPE_INFO;
-    case TW__PROMPB__METRIC_METADATA__METRIC_TYPE__STATESET:
+    case 7:
         return TW_MTYPE_STATESET;
     default:
         return TW_MTYPE_UNTYPED;
     }
 }
 
-static char *copy_bytes(tw_arena_t *a, const ProtobufCBinaryData *d)
+typedef struct span {
+    const uint8_t *p; /* NULL: absent (empty) */
+    uint32_t n;
+} span_t;
+
+static bool parse_label(cur_t c, span_t *name, span_t *value)
 {
-    if (d->len == 0 || d->data == NULL) {
-        return tw_arena_strndup(a, "", 0);
+    name->p = value->p = NULL;
+    name->n = value->n = 0;
+    while (c.p < c.end) {
+        uint32_t f;
+        unsigned wt;
+        if (!rd_key(&c, &f, &wt)) {
+            return false;
+        }
+        if (f == 1 || f == 2) {
+            span_t *s = f == 1 ? name : value;
+            if (wt != WT_LEN || !rd_bytes(&c, &s->p, &s->n)) {
+                return false;
+            }
+        } else if (!rd_skip(&c, wt)) {
+            return false;
+        }
     }
-    char *s = tw_arena_alloc(a, d->len + 1);
-    memcpy(s, d->data, d->len);
-    s[d->len] = '\0';
-    return s;
+    return true;
 }
+
+static bool parse_sample(cur_t c, tw_remote_sample_t *out)
+{
+    uint64_t vbits = 0, t = 0;
+    while (c.p < c.end) {
+        uint32_t f;
+        unsigned wt;
+        if (!rd_key(&c, &f, &wt)) {
+            return false;
+        }
+        if (f == 1) {
+            if (wt != WT_I64 || !rd_fixed64(&c, &vbits)) {
+                return false;
+            }
+        } else if (f == 2) {
+            if (wt != WT_VARINT || !rd_varint(&c, &t)) {
+                return false;
+            }
+        } else if (!rd_skip(&c, wt)) {
+            return false;
+        }
+    }
+    out->t_ms = (int64_t)t;
+    /* memcpy keeps a NaN's payload bits (the stale marker) whatever the FPU does. */
+    memcpy(&out->v, &vbits, sizeof(out->v));
+    return true;
+}
+
+static bool parse_exemplar(cur_t c)
+{
+    while (c.p < c.end) {
+        uint32_t f;
+        unsigned wt;
+        uint64_t v;
+        cur_t sub;
+        span_t a, b;
+        if (!rd_key(&c, &f, &wt)) {
+            return false;
+        }
+        bool ok;
+        if (f == 1) {
+            ok = wt == WT_LEN && rd_len(&c, &sub) && parse_label(sub, &a, &b);
+        } else if (f == 2) {
+            ok = wt == WT_I64 && rd_fixed64(&c, &v);
+        } else if (f == 3) {
+            ok = wt == WT_VARINT && rd_varint(&c, &v);
+        } else {
+            ok = rd_skip(&c, wt);
+        }
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool parse_histogram(cur_t c)
+{
+    while (c.p < c.end) {
+        uint32_t f;
+        unsigned wt;
+        uint64_t v;
+        if (!rd_key(&c, &f, &wt)) {
+            return false;
+        }
+        if (f == 15 ? (wt != WT_VARINT || !rd_varint(&c, &v)) : !rd_skip(&c, wt)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* What the parse is building: the store plus the element budget. */
+typedef struct parse {
+    struct tw_remote_store *st;
+    size_t nseries, nlabels, nsamples, nmetadata;
+    size_t mem, max_mem;
+    bool exhausted;
+} parse_t;
+
+/* Charges sz bytes of decoded elements to the budget. */
+static bool charge(parse_t *ps, size_t sz)
+{
+    if (sz > ps->max_mem - ps->mem) {
+        ps->exhausted = true;
+        return false;
+    }
+    ps->mem += sz;
+    return true;
+}
+
+/* Makes room for one more element of size sz in *arr (capacity *cap, n used). */
+static bool room(parse_t *ps, void **arr, size_t *cap, size_t n, size_t sz)
+{
+    if (!charge(ps, sz)) {
+        return false;
+    }
+    if (n == *cap) {
+        tw_grow(arr, cap, n + 1, sz);
+    }
+    return true;
+}
+
+static bool parse_series(parse_t *ps, cur_t c)
+{
+    struct tw_remote_store *st = ps->st;
+    if (!room(ps, (void **)&st->series, &st->series_cap, ps->nseries, sizeof(tw_remote_series_t))) {
+        return false;
+    }
+    tw_remote_series_t *s = &st->series[ps->nseries++];
+    memset(s, 0, sizeof(*s));
+    while (c.p < c.end) {
+        uint32_t f;
+        unsigned wt;
+        cur_t sub;
+        if (!rd_key(&c, &f, &wt)) {
+            return false;
+        }
+        if (f < 1 || f > 4) {
+            if (!rd_skip(&c, wt)) {
+                return false;
+            }
+            continue;
+        }
+        if (wt != WT_LEN || !rd_len(&c, &sub)) {
+            return false;
+        }
+        if (f == 1) {
+            span_t name, value;
+            if (!parse_label(sub, &name, &value)) {
+                return false;
+            }
+            if (!charge(ps, sizeof(tw_label_t) + sizeof(tw_remote_label_len_t))) {
+                return false;
+            }
+            if (ps->nlabels == st->labels_cap) {
+                size_t cap = st->labels_cap;
+                tw_grow((void **)&st->labels, &st->labels_cap, ps->nlabels + 1,
+                        sizeof(*st->labels));
+                tw_grow((void **)&st->lens, &cap, ps->nlabels + 1, sizeof(*st->lens));
+            }
+            /* An empty string points to a constant, so only non-empty ones get a NUL. */
+            st->labels[ps->nlabels].name = name.n > 0 ? (const char *)name.p : "";
+            st->labels[ps->nlabels].value = value.n > 0 ? (const char *)value.p : "";
+            st->lens[ps->nlabels].name = name.n;
+            st->lens[ps->nlabels].value = value.n;
+            ps->nlabels++;
+            s->nlabels++;
+        } else if (f == 2) {
+            if (!room(ps, (void **)&st->samples, &st->samples_cap, ps->nsamples,
+                      sizeof(tw_remote_sample_t))) {
+                return false;
+            }
+            if (!parse_sample(sub, &st->samples[ps->nsamples])) {
+                return false;
+            }
+            ps->nsamples++;
+            s->nsamples++;
+        } else if (f == 3) {
+            if (!parse_exemplar(sub)) {
+                return false;
+            }
+            s->nexemplars++;
+        } else {
+            if (!parse_histogram(sub)) {
+                return false;
+            }
+            s->nhistograms++;
+        }
+    }
+    return true;
+}
+
+static const char *md_string(const span_t *s)
+{
+    return s->n > 0 ? (const char *)s->p : "";
+}
+
+static bool parse_metadata(parse_t *ps, cur_t c, span_t spans[3])
+{
+    struct tw_remote_store *st = ps->st;
+    if (!room(ps, (void **)&st->metadata, &st->metadata_cap, ps->nmetadata,
+              sizeof(tw_remote_metadata_t))) {
+        return false;
+    }
+    uint64_t type = 0;
+    span_t fam = {0}, help = {0}, unit = {0};
+    while (c.p < c.end) {
+        uint32_t f;
+        unsigned wt;
+        if (!rd_key(&c, &f, &wt)) {
+            return false;
+        }
+        bool ok;
+        if (f == 1) {
+            ok = wt == WT_VARINT && rd_varint(&c, &type);
+        } else if (f == 2 || f == 4 || f == 5) {
+            span_t *s = f == 2 ? &fam : (f == 4 ? &help : &unit);
+            ok = wt == WT_LEN && rd_bytes(&c, &s->p, &s->n);
+        } else {
+            ok = rd_skip(&c, wt);
+        }
+        if (!ok) {
+            return false;
+        }
+    }
+    tw_remote_metadata_t *m = &st->metadata[ps->nmetadata++];
+    /* An enum is read as int32 (the low 32 bits), as protobuf-c does. */
+    m->type = tw_remote_metric_type_from_wire((int)(int32_t)(uint32_t)type);
+    m->family = md_string(&fam);
+    m->help = md_string(&help);
+    m->unit = md_string(&unit);
+    spans[0] = fam;
+    spans[1] = help;
+    spans[2] = unit;
+    return true;
+}
+
+/* Terminates a span in place: the byte after a string is the next field's key (or the spare
+ * byte after the body), which the parse has already read. */
+static void terminate(const span_t *s)
+{
+    if (s->n > 0) {
+        ((uint8_t *)s->p)[s->n] = '\0';
+    }
+}
+
+int tw_remote_write_parse(uint8_t *raw, size_t len, size_t max_mem, tw_remote_write_request_t *req)
+{
+    parse_t ps = {.st = req->store, .max_mem = max_mem};
+    cur_t c = {raw, raw + len};
+    int rc = 0;
+    /* Metadata strings are terminated after the parse, like labels; their spans are kept on
+     * the side (metadata is rare and small). */
+    span_t *mds = NULL;
+    size_t mds_cap = 0;
+    while (c.p < c.end) {
+        uint32_t f;
+        unsigned wt;
+        cur_t sub;
+        if (!rd_key(&c, &f, &wt)) {
+            rc = TW_EPARSE;
+            goto out;
+        }
+        bool ok;
+        if (f == 1) {
+            ok = wt == WT_LEN && rd_len(&c, &sub) && parse_series(&ps, sub);
+        } else if (f == 3) {
+            ok = wt == WT_LEN && rd_len(&c, &sub);
+            if (ok) {
+                tw_grow((void **)&mds, &mds_cap, 3 * (ps.nmetadata + 1), sizeof(*mds));
+                ok = parse_metadata(&ps, sub, &mds[3 * ps.nmetadata]);
+            }
+        } else {
+            ok = rd_skip(&c, wt);
+        }
+        if (!ok) {
+            rc = ps.exhausted ? TW_ELIMIT : TW_EPARSE;
+            goto out;
+        }
+    }
+    struct tw_remote_store *st = req->store;
+    size_t li = 0, si = 0, nexemplars = 0, nhistograms = 0;
+    for (size_t i = 0; i < ps.nseries; i++) {
+        tw_remote_series_t *s = &st->series[i];
+        s->labels = st->labels + li;
+        s->samples = st->samples + si;
+        li += s->nlabels;
+        si += s->nsamples;
+        nexemplars += s->nexemplars;
+        nhistograms += s->nhistograms;
+    }
+    req->series = st->series;
+    req->nseries = ps.nseries;
+    req->metadata = st->metadata;
+    req->nmetadata = ps.nmetadata;
+    req->nsamples = ps.nsamples;
+    req->nexemplars = nexemplars;
+    req->nhistograms = nhistograms;
+    st->nlabels = ps.nlabels;
+    for (size_t i = 0; i < 3 * ps.nmetadata; i++) {
+        terminate(&mds[i]);
+    }
+out:
+    free(mds);
+    return rc;
+}
+
+void tw_remote_write_parse_summarize(const tw_remote_write_request_t *req,
+                                     tw_remote_wire_summary_t *out)
+{
+    const struct tw_remote_store *st = req->store;
+    memset(out, 0, sizeof(*out));
+    out->nseries = req->nseries;
+    out->nlabels = st->nlabels;
+    out->nsamples = req->nsamples;
+    out->nexemplars = req->nexemplars;
+    out->nhistograms = req->nhistograms;
+    out->nmetadata = req->nmetadata;
+    uint64_t h = 0;
+    for (size_t i = 0; i < st->nlabels; i++) {
+        h = tw_remote_digest(h, st->labels[i].name, st->lens[i].name);
+        h = tw_remote_digest(h, "=", 1);
+        h = tw_remote_digest(h, st->labels[i].value, st->lens[i].value);
+    }
+    for (size_t i = 0; i < req->nsamples; i++) {
+        h = tw_remote_digest(h, &st->samples[i].t_ms, sizeof(int64_t));
+        h = tw_remote_digest(h, &st->samples[i].v, sizeof(double));
+    }
+    for (size_t i = 0; i < req->nmetadata; i++) {
+        const tw_remote_metadata_t *m = &req->metadata[i];
+        int t = (int)m->type;
+        h = tw_remote_digest(h, &t, sizeof(t));
+        h = tw_remote_digest(h, m->family, strlen(m->family));
+        h = tw_remote_digest(h, m->help, strlen(m->help));
+        h = tw_remote_digest(h, m->unit, strlen(m->unit));
+    }
+    out->digest = h;
+}
+
+uint64_t tw_remote_digest(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    h ^= 0xcbf29ce484222325ull + n;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* ---- validation ---------------------------------------------------------------------------- */
 
 static int reject_set(tw_remote_write_reject_t *reject, tw_remote_write_reason_t reason)
 {
@@ -308,48 +777,51 @@ static int reject_set(tw_remote_write_reject_t *reject, tw_remote_write_reason_t
     return 0;
 }
 
-/* Validates one series and fills s in the request's arena. Returns 0 or an error code. */
-static int build_series(const Tw__Prompb__TimeSeries *ts, size_t idx,
-                        const tw_remote_write_limits_t *lim, tw_arena_t *a, tw_remote_series_t *s,
-                        tw_remote_write_reject_t *reject, tw_error_t *err)
+/*
+ * Validates series idx in place: its labels (NUL-terminated by now) lose the empty values and
+ * get sorted; s->nlabels shrinks accordingly. Returns 0 or an error code.
+ */
+static int check_series(tw_remote_series_t *s, tw_label_t *labels,
+                        const tw_remote_label_len_t *lens, size_t idx,
+                        const tw_remote_write_limits_t *lim, tw_remote_write_reject_t *reject,
+                        tw_error_t *err)
 {
     char q[300];
     char set[512];
-    if (ts->n_labels > lim->max_labels_per_series) {
+    if (s->nlabels > lim->max_labels_per_series) {
         reject_set(reject, TW_REMOTE_WRITE_TOO_LARGE);
         return tw_error_set(err, TW_ELIMIT, "series %zu has %zu labels, more than the limit of %zu",
-                            idx, ts->n_labels, lim->max_labels_per_series);
+                            idx, s->nlabels, lim->max_labels_per_series);
     }
-    tw_label_t *labels = tw_arena_alloc(a, (ts->n_labels + 1) * sizeof(*labels));
     size_t n = 0;
-    for (size_t i = 0; i < ts->n_labels; i++) {
-        const Tw__Prompb__Label *l = ts->labels[i];
-        if (!label_name_ok(l->name.data, l->name.len)) {
+    for (size_t i = 0; i < s->nlabels; i++) {
+        const uint8_t *name = (const uint8_t *)labels[i].name;
+        const uint8_t *value = (const uint8_t *)labels[i].value;
+        if (!label_name_ok(name, lens[i].name)) {
             reject_set(reject, TW_REMOTE_WRITE_INVALID_LABEL_NAME);
             return tw_error_set(
                 err, TW_EINVAL,
                 "invalid label name %s in series %zu: expected [a-zA-Z_][a-zA-Z0-9_]*",
-                quote_bytes(l->name.data, l->name.len, q, sizeof(q)), idx);
+                quote_bytes(name, lens[i].name, q, sizeof(q)), idx);
         }
-        if (!utf8_ok(l->value.data, l->value.len)) {
+        if (!utf8_ok(value, lens[i].value)) {
             reject_set(reject, TW_REMOTE_WRITE_INVALID_LABEL_VALUE);
             return tw_error_set(
                 err, TW_EINVAL,
                 "invalid value for label %s in series %zu: not UTF-8 or contains a NUL byte",
-                quote_bytes(l->name.data, l->name.len, q, sizeof(q)), idx);
+                quote_bytes(name, lens[i].name, q, sizeof(q)), idx);
         }
-        if (l->value.len == 0) {
+        if (lens[i].value == 0) {
             continue; /* an empty value is the same as no label (Prometheus: WithoutEmpty) */
         }
-        labels[n].name = copy_bytes(a, &l->name);
-        labels[n].value = copy_bytes(a, &l->value);
-        n++;
+        labels[n++] = labels[i];
     }
     if (n == 0) {
         reject_set(reject, TW_REMOTE_WRITE_NO_LABELS);
         return tw_error_set(err, TW_EINVAL, "series %zu has no labels%s", idx,
-                            ts->n_labels > 0 ? " with a non-empty value" : "");
+                            s->nlabels > 0 ? " with a non-empty value" : "");
     }
+    s->nlabels = n;
     tw_labels_sort(labels, n);
     for (size_t i = 1; i < n; i++) {
         if (strcmp(labels[i - 1].name, labels[i].name) == 0) {
@@ -373,18 +845,131 @@ static int build_series(const Tw__Prompb__TimeSeries *ts, size_t idx,
             quote_bytes((const uint8_t *)name, strlen(name), q, sizeof(q)),
             tw_remote_labels_format(labels, n, set, sizeof(set)));
     }
-    tw_remote_sample_t *samples = tw_arena_alloc(a, (ts->n_samples + 1) * sizeof(*samples));
-    for (size_t i = 0; i < ts->n_samples; i++) {
-        samples[i].t_ms = ts->samples[i]->timestamp;
-        /* memcpy keeps a NaN's payload bits (the stale marker) whatever the FPU does. */
-        memcpy(&samples[i].v, &ts->samples[i]->value, sizeof(double));
+    return 0;
+}
+
+/* ---- decode ------------------------------------------------------------------------------- */
+
+tw_remote_write_request_t *tw_remote_write_request_new(void)
+{
+    tw_remote_write_request_t *req = tw_xcalloc(1, sizeof(*req));
+    req->store = tw_xcalloc(1, sizeof(*req->store));
+    return req;
+}
+
+size_t tw_remote_write_request_capacity(const tw_remote_write_request_t *req)
+{
+    const struct tw_remote_store *st = req->store;
+    return st->raw_cap + st->series_cap * sizeof(tw_remote_series_t) +
+           st->labels_cap * (sizeof(tw_label_t) + sizeof(tw_remote_label_len_t)) +
+           st->samples_cap * sizeof(tw_remote_sample_t) +
+           st->metadata_cap * sizeof(tw_remote_metadata_t);
+}
+
+static void request_clear(tw_remote_write_request_t *req)
+{
+    req->series = NULL;
+    req->nseries = 0;
+    req->metadata = NULL;
+    req->nmetadata = 0;
+    req->nsamples = req->nexemplars = req->nhistograms = 0;
+    req->decoded_bytes = 0;
+    req->store->nlabels = 0;
+}
+
+int tw_remote_write_decode_reuse(const void *body, size_t len,
+                                 const tw_remote_write_limits_t *limits,
+                                 tw_remote_write_request_t *req, tw_remote_write_reject_t *reject,
+                                 tw_error_t *err)
+{
+    tw_remote_write_limits_t lim;
+    struct tw_remote_store *st = req->store;
+    int rc = 0;
+
+    tw_remote_write_limits_resolve(limits, &lim);
+    request_clear(req);
+    if (reject != NULL) {
+        reject->reason = TW_REMOTE_WRITE_OK;
+        reject->nsamples = 0;
     }
-    s->labels = labels;
-    s->nlabels = n;
-    s->samples = samples;
-    s->nsamples = ts->n_samples;
-    s->nexemplars = ts->n_exemplars;
-    s->nhistograms = ts->n_histograms;
+    if (len == 0 || body == NULL) {
+        reject_set(reject, TW_REMOTE_WRITE_EMPTY_BODY);
+        return tw_error_set(err, TW_EPARSE,
+                            "empty body: expected a snappy-compressed WriteRequest");
+    }
+    if (len > lim.max_body_bytes) {
+        reject_set(reject, TW_REMOTE_WRITE_TOO_LARGE);
+        return tw_error_set(err, TW_ELIMIT,
+                            "request body of %zu bytes exceeds the limit of %zu bytes", len,
+                            lim.max_body_bytes);
+    }
+    size_t dlen = 0;
+    if (snappy_uncompressed_length(body, len, &dlen) != SNAPPY_OK) {
+        reject_set(reject, TW_REMOTE_WRITE_SNAPPY);
+        return tw_error_set(err, TW_EPARSE,
+                            "snappy: corrupt input: no valid block-format length header");
+    }
+    if (dlen > lim.max_decoded_bytes) {
+        reject_set(reject, TW_REMOTE_WRITE_TOO_LARGE);
+        return tw_error_set(err, TW_ELIMIT,
+                            "decoded body of %zu bytes exceeds the limit of %zu bytes", dlen,
+                            lim.max_decoded_bytes);
+    }
+    if (dlen + 1 > st->raw_cap) {
+        /* No copy of the old contents: grow by replacing. */
+        free(st->raw);
+        st->raw_cap = dlen + 1 > 2 * st->raw_cap ? dlen + 1 : 2 * st->raw_cap;
+        st->raw = tw_xmalloc(st->raw_cap);
+    }
+    size_t got = dlen;
+    if (snappy_uncompress(body, len, (char *)st->raw, &got) != SNAPPY_OK || got != dlen) {
+        reject_set(reject, TW_REMOTE_WRITE_SNAPPY);
+        return tw_error_set(err, TW_EPARSE, "snappy: corrupt input");
+    }
+    st->raw[dlen] = '\0';
+
+    rc = tw_remote_write_parse(st->raw, dlen, lim.max_decode_memory_bytes, req);
+    if (rc == TW_ELIMIT) {
+        request_clear(req);
+        reject_set(reject, TW_REMOTE_WRITE_TOO_LARGE);
+        return tw_error_set(err, TW_ELIMIT,
+                            "request too large: decoding it needs more than %zu bytes of memory",
+                            lim.max_decode_memory_bytes);
+    }
+    if (rc != 0) {
+        request_clear(req);
+        reject_set(reject, TW_REMOTE_WRITE_PROTOBUF);
+        return tw_error_set(err, TW_EPARSE,
+                            "protobuf: cannot parse WriteRequest (%zu bytes): truncated or "
+                            "malformed message, or a field with the wrong wire type",
+                            dlen);
+    }
+    if (reject != NULL) {
+        reject->nsamples = req->nsamples;
+    }
+    /* Every string ends where the next field's key starts: terminate them all before any
+     * check reads them as C strings. */
+    for (size_t i = 0; i < st->nlabels; i++) {
+        if (st->lens[i].name > 0) {
+            ((char *)st->labels[i].name)[st->lens[i].name] = '\0';
+        }
+        if (st->lens[i].value > 0) {
+            ((char *)st->labels[i].value)[st->lens[i].value] = '\0';
+        }
+    }
+    size_t li = 0;
+    for (size_t i = 0; i < req->nseries; i++) {
+        tw_remote_series_t *s = &st->series[i];
+        tw_label_t *labels = st->labels + li;
+        const tw_remote_label_len_t *lens = st->lens + li;
+        li += s->nlabels;
+        rc = check_series(s, labels, lens, i, &lim, reject, err);
+        if (rc != 0) {
+            request_clear(req);
+            return rc;
+        }
+    }
+    req->decoded_bytes = dlen;
     return 0;
 }
 
@@ -392,117 +977,13 @@ int tw_remote_write_decode(const void *body, size_t len, const tw_remote_write_l
                            tw_remote_write_request_t **out, tw_remote_write_reject_t *reject,
                            tw_error_t *err)
 {
-    tw_remote_write_limits_t lim;
-    tw_remote_write_request_t *req = NULL;
-    char *raw = NULL;
-    tw_arena_t *scratch = NULL;
-    Tw__Prompb__WriteRequest *wr = NULL;
-    int rc = 0;
-
-    tw_remote_write_limits_resolve(limits, &lim);
-    *out = NULL;
-    if (reject != NULL) {
-        reject->reason = TW_REMOTE_WRITE_OK;
-        reject->nsamples = 0;
+    tw_remote_write_request_t *req = tw_remote_write_request_new();
+    int rc = tw_remote_write_decode_reuse(body, len, limits, req, reject, err);
+    if (rc != 0) {
+        tw_remote_write_request_free(req);
+        req = NULL;
     }
-    if (len == 0 || body == NULL) {
-        reject_set(reject, TW_REMOTE_WRITE_EMPTY_BODY);
-        rc = tw_error_set(err, TW_EPARSE, "empty body: expected a snappy-compressed WriteRequest");
-        goto out;
-    }
-    if (len > lim.max_body_bytes) {
-        reject_set(reject, TW_REMOTE_WRITE_TOO_LARGE);
-        rc =
-            tw_error_set(err, TW_ELIMIT, "request body of %zu bytes exceeds the limit of %zu bytes",
-                         len, lim.max_body_bytes);
-        goto out;
-    }
-    size_t dlen = 0;
-    if (snappy_uncompressed_length(body, len, &dlen) != SNAPPY_OK) {
-        reject_set(reject, TW_REMOTE_WRITE_SNAPPY);
-        rc = tw_error_set(err, TW_EPARSE,
-                          "snappy: corrupt input: no valid block-format length header");
-        goto out;
-    }
-    if (dlen > lim.max_decoded_bytes) {
-        reject_set(reject, TW_REMOTE_WRITE_TOO_LARGE);
-        rc =
-            tw_error_set(err, TW_ELIMIT, "decoded body of %zu bytes exceeds the limit of %zu bytes",
-                         dlen, lim.max_decoded_bytes);
-        goto out;
-    }
-    raw = tw_xmalloc(dlen != 0 ? dlen : 1);
-    size_t got = dlen;
-    if (snappy_uncompress(body, len, raw, &got) != SNAPPY_OK || got != dlen) {
-        reject_set(reject, TW_REMOTE_WRITE_SNAPPY);
-        rc = tw_error_set(err, TW_EPARSE, "snappy: corrupt input");
-        goto out;
-    }
-
-    scratch = tw_arena_new(64 * 1024);
-    budget_t b = {.arena = scratch, .used = 0, .max = lim.max_decode_memory_bytes};
-    ProtobufCAllocator alloc = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
-    wr = tw__prompb__write_request__unpack(&alloc, dlen, (const uint8_t *)raw);
-    if (wr == NULL) {
-        if (b.exhausted) {
-            reject_set(reject, TW_REMOTE_WRITE_TOO_LARGE);
-            rc = tw_error_set(err, TW_ELIMIT,
-                              "request too large: decoding it needs more than %zu bytes of memory",
-                              lim.max_decode_memory_bytes);
-        } else {
-            reject_set(reject, TW_REMOTE_WRITE_PROTOBUF);
-            rc = tw_error_set(err, TW_EPARSE,
-                              "protobuf: cannot parse WriteRequest (%zu bytes): truncated or "
-                              "malformed message, or a field with the wrong wire type",
-                              dlen);
-        }
-        goto out;
-    }
-
-    size_t nsamples = 0, nexemplars = 0, nhistograms = 0;
-    for (size_t i = 0; i < wr->n_timeseries; i++) {
-        nsamples += wr->timeseries[i]->n_samples;
-        nexemplars += wr->timeseries[i]->n_exemplars;
-        nhistograms += wr->timeseries[i]->n_histograms;
-    }
-    if (reject != NULL) {
-        reject->nsamples = nsamples;
-    }
-
-    req = tw_xcalloc(1, sizeof(*req));
-    req->arena = tw_arena_new(64 * 1024);
-    tw_remote_series_t *series =
-        tw_arena_calloc(req->arena, (wr->n_timeseries + 1) * sizeof(*series));
-    for (size_t i = 0; i < wr->n_timeseries; i++) {
-        rc = build_series(wr->timeseries[i], i, &lim, req->arena, &series[i], reject, err);
-        if (rc != 0) {
-            goto out;
-        }
-    }
-    tw_remote_metadata_t *md = tw_arena_calloc(req->arena, (wr->n_metadata + 1) * sizeof(*md));
-    for (size_t i = 0; i < wr->n_metadata; i++) {
-        const Tw__Prompb__MetricMetadata *m = wr->metadata[i];
-        md[i].type = map_type((int)m->type);
-        md[i].family = copy_bytes(req->arena, &m->metric_family_name);
-        md[i].help = copy_bytes(req->arena, &m->help);
-        md[i].unit = copy_bytes(req->arena, &m->unit);
-    }
-    req->series = series;
-    req->nseries = wr->n_timeseries;
-    req->metadata = md;
-    req->nmetadata = wr->n_metadata;
-    req->nsamples = nsamples;
-    req->nexemplars = nexemplars;
-    req->nhistograms = nhistograms;
-    req->decoded_bytes = dlen;
     *out = req;
-    req = NULL;
-
-out:
-    /* wr lives in scratch: freeing the arena frees it. */
-    tw_arena_free(scratch);
-    free(raw);
-    tw_remote_write_request_free(req);
     return rc;
 }
 
@@ -511,6 +992,13 @@ void tw_remote_write_request_free(tw_remote_write_request_t *req)
     if (req == NULL) {
         return;
     }
-    tw_arena_free(req->arena);
+    struct tw_remote_store *st = req->store;
+    free(st->raw);
+    free(st->series);
+    free(st->labels);
+    free(st->lens);
+    free(st->samples);
+    free(st->metadata);
+    free(st);
     free(req);
 }

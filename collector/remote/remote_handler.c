@@ -12,7 +12,9 @@
  * identical resend is not an error at the sink, so a retried request succeeds with 204.
  *
  * Thread model: the HTTP server calls handle_write() on its pool threads concurrently. The only
- * shared state is the counters, under h->mu; decoding and appending use per-request memory. The
+ * shared state is the counters and a small pool of decoded requests (their memory is reused, so
+ * steady traffic does not allocate), both under h->mu; a request taken from the pool belongs to
+ * one call until it is put back. The
  * sink must accept concurrent transactions (the sink contract's implementations do).
  */
 #include "remote.h"
@@ -29,6 +31,10 @@
 #include "remote_int.h"
 
 #define DEFAULT_PATH "/api/v1/write"
+/* Decoded requests kept for reuse (one per concurrent request in steady state), and the most
+ * memory one may keep: a rare huge request does not pin its memory for the process' life. */
+#define POOL_MAX 8
+#define POOL_KEEP_BYTES ((size_t)16 << 20)
 
 /* Status codes the handler answers with; counted by index. */
 static const int status_codes[] = {204, 400, 413, 415, 500};
@@ -40,6 +46,8 @@ struct tw_remote_write_handler {
     char *path;
 
     pthread_mutex_t mu; /* guards everything below */
+    tw_remote_write_request_t *pool[POOL_MAX];
+    size_t npool;
     uint64_t requests[NCODES];
     uint64_t rejected_requests[TW_REMOTE_WRITE_REASON_COUNT];
     uint64_t samples_received;
@@ -83,6 +91,32 @@ static void record(tw_remote_write_handler_t *h, const outcome_t *o)
     h->body_bytes += o->body_bytes;
     h->decoded_bytes += o->decoded_bytes;
     pthread_mutex_unlock(&h->mu);
+}
+
+/* Takes a request from the pool (or a new one). */
+static tw_remote_write_request_t *pool_get(tw_remote_write_handler_t *h)
+{
+    tw_remote_write_request_t *r = NULL;
+    pthread_mutex_lock(&h->mu);
+    if (h->npool > 0) {
+        r = h->pool[--h->npool];
+    }
+    pthread_mutex_unlock(&h->mu);
+    return r != NULL ? r : tw_remote_write_request_new();
+}
+
+/* Returns r to the pool, or frees it when the pool is full or r holds too much memory. */
+static void pool_put(tw_remote_write_handler_t *h, tw_remote_write_request_t *r)
+{
+    if (tw_remote_write_request_capacity(r) <= POOL_KEEP_BYTES) {
+        pthread_mutex_lock(&h->mu);
+        if (h->npool < POOL_MAX) {
+            h->pool[h->npool++] = r;
+            r = NULL;
+        }
+        pthread_mutex_unlock(&h->mu);
+    }
+    tw_remote_write_request_free(r);
 }
 
 /* Answers like Go's http.Error: text/plain, nosniff, the message on one line. */
@@ -240,7 +274,7 @@ static void written_headers(tw_http_response_t *resp, size_t samples)
 static int handle_write(void *ctx, const tw_http_request_t *req, tw_http_response_t *resp)
 {
     tw_remote_write_handler_t *h = ctx;
-    tw_remote_write_request_t *r = NULL;
+    tw_remote_write_request_t *r = pool_get(h);
     tw_remote_write_reject_t rej;
     tw_error_t err;
     char why[256];
@@ -264,7 +298,7 @@ static int handle_write(void *ctx, const tw_http_request_t *req, tw_http_respons
         goto out;
     }
     tw_error_clear(&err);
-    if (tw_remote_write_decode(body, len, &h->limits, &r, &rej, &err) != 0) {
+    if (tw_remote_write_decode_reuse(body, len, &h->limits, r, &rej, &err) != 0) {
         o.status = 400;
         o.reason = rej.reason;
         o.samples_received = rej.nsamples;
@@ -286,7 +320,7 @@ static int handle_write(void *ctx, const tw_http_request_t *req, tw_http_respons
 
 out:
     record(h, &o);
-    tw_remote_write_request_free(r);
+    pool_put(h, r);
     return 0;
 }
 
@@ -383,6 +417,9 @@ void tw_remote_write_handler_free(tw_remote_write_handler_t *h)
 {
     if (h == NULL) {
         return;
+    }
+    for (size_t i = 0; i < h->npool; i++) {
+        tw_remote_write_request_free(h->pool[i]);
     }
     pthread_mutex_destroy(&h->mu);
     free(h->path);

@@ -205,6 +205,8 @@ static int replay_record(void *ctx, int type, const uint8_t *payload, size_t len
     r->db->report.records++;
     if (type == TSDB_REC_SERIES) {
         rc = tsdb_record_series_decode(payload, len, replay_series, r, &e);
+    } else if (type == TSDB_REC_SAMPLES2) {
+        rc = tsdb_record_samples2_decode(payload, len, replay_sample, r, &e);
     } else {
         rc = tsdb_record_samples_decode(payload, len, replay_sample, r, &e);
     }
@@ -570,7 +572,7 @@ int tw_tsdb_appender_append(tw_tsdb_appender_t *a, const tw_label_t *labels, siz
                                 "(label %zu)",
                                 i);
         }
-        if (strcmp(labels[i].name, TW_METRIC_NAME_LABEL) == 0) {
+        if (labels[i].name[0] == '_' && strcmp(labels[i].name, TW_METRIC_NAME_LABEL) == 0) {
             has_name = labels[i].value[0] != '\0';
         }
     }
@@ -579,20 +581,21 @@ int tw_tsdb_appender_append(tw_tsdb_appender_t *a, const tw_label_t *labels, siz
     }
     tsdb_head_t *h = a->db->head;
     bool created;
-    tsdb_series_t *s = tsdb_head_get_or_create(h, labels, nlabels, 0, true, &created);
+    /* Look up, check and pin under one stripe lock. */
+    tsdb_series_t *s = tsdb_head_get_or_create_locked(h, labels, nlabels, &created);
     if (s == NULL) {
         return tw_error_set(err, TW_ELIMIT, "tsdb: series id space exhausted");
     }
     uint64_t vbits;
     memcpy(&vbits, &v, sizeof(vbits));
     tsdb_append_res_t res;
-    tsdb_head_lock(h, s);
     int rc = tsdb_head_check(h, s, t_ms, vbits, &res);
-    if (rc != 0) {
-        s->pending--;
+    bool pinned = rc == 0 && res != TSDB_APPEND_IDENTICAL;
+    if (pinned) {
+        s->pending++;
     }
     tsdb_head_unlock(h, s);
-    if (rc == 0 && res != TSDB_APPEND_IDENTICAL) {
+    if (pinned) {
         txn_ent_t *e = txn_find(a, s, true);
         if (e->max_t == t_ms) {
             if (e->vbits != vbits) {
@@ -614,12 +617,11 @@ int tw_tsdb_appender_append(tw_tsdb_appender_t *a, const tw_label_t *labels, siz
         if (rc != 0 || res == TSDB_APPEND_IDENTICAL) {
             tsdb_head_unpin(h, s);
         }
-    } else if (rc == 0) {
-        tsdb_head_unpin(h, s);
     }
     if (rc != 0) {
+        /* The caller's labels, equal to the series': s is no longer pinned. */
         tsdb_head_count_reject(h, rc);
-        return reject_msg(err, rc, s->labels, s->nlabels, t_ms);
+        return reject_msg(err, rc, labels, nlabels, t_ms);
     }
     if (res == TSDB_APPEND_IDENTICAL) {
         tsdb_head_count_identical(h);
@@ -655,7 +657,7 @@ int tw_tsdb_appender_commit(tw_tsdb_appender_t *a, tw_error_t *err)
     tsdb_head_t *h = db->head;
     uint64_t seq = 0;
     int rc = 0;
-    tsdb_samples_enc_t enc = {0};
+    tsdb_samples2_enc_t enc = {0};
     tsdb_series_t **logged = NULL;
     size_t nlogged = 0, logged_cap = 0;
 
@@ -686,7 +688,7 @@ int tw_tsdb_appender_commit(tw_tsdb_appender_t *a, tw_error_t *err)
             tw_grow((void **)&logged, &logged_cap, nlogged + 1, sizeof(*logged));
             logged[nlogged++] = p->s;
         }
-        if (tsdb_record_samples_put(&db->samples_rec, &enc, p->s->ref, p->t, p->vbits) != 0) {
+        if (tsdb_record_samples2_put(&db->samples_rec, &enc, p->s->ref, p->t, p->vbits) != 0) {
             rc = tw_error_set(err, TW_ELIMIT,
                               "tsdb: transaction too large for one WAL record "
                               "(64 MiB)");
@@ -703,6 +705,7 @@ int tw_tsdb_appender_commit(tw_tsdb_appender_t *a, tw_error_t *err)
         tsdb_record_frame(&db->batch, TSDB_REC_SERIES, db->series_rec.data, db->series_rec.len);
     }
     if (db->samples_rec.len > 0) {
+        /* Version 2 samples: type 2 on disk in a version 2 segment. */
         tsdb_record_frame(&db->batch, TSDB_REC_SAMPLES, db->samples_rec.data, db->samples_rec.len);
     }
     if (db->batch.len > 0) {
@@ -816,7 +819,7 @@ typedef struct ckpt {
     int fd;
     tw_buf_t rec;   /* payload being rebuilt */
     tw_buf_t frame; /* framed output not yet written */
-    tsdb_samples_enc_t enc;
+    tsdb_samples2_enc_t enc;
     int io_err;
     uint64_t bytes;
 } ckpt_t;
@@ -858,7 +861,7 @@ static int ckpt_sample(void *ctx, uint64_t ref, int64_t t, uint64_t vbits)
 {
     ckpt_t *c = ctx;
     if (t >= c->mint && tsdb_head_by_ref(c->db->head, ref) != NULL) {
-        return tsdb_record_samples_put(&c->rec, &c->enc, ref, t, vbits);
+        return tsdb_record_samples2_put(&c->rec, &c->enc, ref, t, vbits);
     }
     return 0;
 }
@@ -872,6 +875,8 @@ static int ckpt_record(void *ctx, int type, const uint8_t *payload, size_t len, 
     int rc;
     if (type == TSDB_REC_SERIES) {
         rc = tsdb_record_series_decode(payload, len, ckpt_series, c, NULL);
+    } else if (type == TSDB_REC_SAMPLES2) {
+        rc = tsdb_record_samples2_decode(payload, len, ckpt_sample, c, NULL);
     } else {
         rc = tsdb_record_samples_decode(payload, len, ckpt_sample, c, NULL);
     }
@@ -883,7 +888,9 @@ static int ckpt_record(void *ctx, int type, const uint8_t *payload, size_t len, 
         return rc;
     }
     if (c->rec.len > 0) {
-        if (tsdb_record_frame(&c->frame, type, c->rec.data, c->rec.len) != 0) {
+        /* Samples are re-encoded as version 2, which is type 2 on disk in a version 2 file. */
+        int disk_type = type == TSDB_REC_SERIES ? TSDB_REC_SERIES : TSDB_REC_SAMPLES;
+        if (tsdb_record_frame(&c->frame, disk_type, c->rec.data, c->rec.len) != 0) {
             return TW_ELIMIT;
         }
     }

@@ -376,10 +376,50 @@ static void index_del(tsdb_head_t *h, tsdb_series_t *s)
     pthread_rwlock_unlock(&h->idx_mu);
 }
 
-tsdb_series_t *tsdb_head_get_or_create(tsdb_head_t *h, const tw_label_t *labels, size_t n,
-                                       uint64_t ref, bool pin, bool *created)
+/* Folds one string into a label-set hash: 8 bytes per multiply, then the tail with its length
+ * (so that ("a", "bc") and ("ab", "c") differ). */
+static uint64_t hash_fold(uint64_t h, const char *str)
 {
-    uint64_t hash = tw_labels_hash(labels, n);
+    const unsigned char *p = (const unsigned char *)str;
+    size_t n = strlen(str);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h = (h << 31) | (h >> 33);
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w ^ ((uint64_t)(n + 1) << 56)) * 0xC2B2AE3D27D4EB4FULL;
+    return h ^ (h >> 29);
+}
+
+/*
+ * The head's hash of a label set. Only ever used in memory (stripe and bucket choice, never
+ * stored), so it is free to be cheaper than tw_labels_hash(): one pass over the strings and
+ * one finalizer, instead of a finalizer per string.
+ */
+static uint64_t head_labels_hash(const tw_label_t *labels, size_t n)
+{
+    uint64_t h = 0x7461646577617463ULL ^ (uint64_t)n;
+    for (size_t i = 0; i < n; i++) {
+        h = hash_fold(h, labels[i].name);
+        h = hash_fold(h, labels[i].value);
+    }
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 33);
+}
+
+/* get_or_create; when locked, returns with the series' stripe lock held (not when NULL). */
+static tsdb_series_t *get_or_create(tsdb_head_t *h, const tw_label_t *labels, size_t n,
+                                    uint64_t ref, bool pin, bool locked, bool *created)
+{
+    uint64_t hash = head_labels_hash(labels, n);
     stripe_t *st = stripe_of(h, hash);
     *created = false;
     pthread_mutex_lock(&st->mu);
@@ -390,7 +430,9 @@ tsdb_series_t *tsdb_head_get_or_create(tsdb_head_t *h, const tw_label_t *labels,
                 if (pin) {
                     s->pending++;
                 }
-                pthread_mutex_unlock(&st->mu);
+                if (!locked) {
+                    pthread_mutex_unlock(&st->mu);
+                }
                 return s;
             }
         }
@@ -421,11 +463,25 @@ tsdb_series_t *tsdb_head_get_or_create(tsdb_head_t *h, const tw_label_t *labels,
     stripe_insert(st, s);
     pages_set(h, ref, s);
     index_add(h, s);
-    pthread_mutex_unlock(&st->mu);
+    if (!locked) {
+        pthread_mutex_unlock(&st->mu);
+    }
     ADD(&h->nseries, 1);
     ADD(&h->created, 1);
     *created = true;
     return s;
+}
+
+tsdb_series_t *tsdb_head_get_or_create(tsdb_head_t *h, const tw_label_t *labels, size_t n,
+                                       uint64_t ref, bool pin, bool *created)
+{
+    return get_or_create(h, labels, n, ref, pin, false, created);
+}
+
+tsdb_series_t *tsdb_head_get_or_create_locked(tsdb_head_t *h, const tw_label_t *labels, size_t n,
+                                              bool *created)
+{
+    return get_or_create(h, labels, n, 0, false, true, created);
 }
 
 void tsdb_head_unpin(tsdb_head_t *h, tsdb_series_t *s)

@@ -129,7 +129,14 @@ size_t tsdb_interner_count(tsdb_interner_t *in);
 
 /* ---- tsdb_record.c: WAL record payloads (docs/formats/wal.md). Pure. ---- */
 
-enum { TSDB_REC_SERIES = 1, TSDB_REC_SAMPLES = 2 };
+/*
+ * Record types as the segment parser hands them to its callback. On disk a samples record is
+ * type 2 in both segment versions; its encoding depends on the segment's magic: version 1
+ * segments hold TSDB_REC_SAMPLES (base + deltas + 8 value bytes), version 2 segments (the only
+ * ones written now) TSDB_REC_SAMPLES2 (docs/formats/wal.md). TSDB_REC_SAMPLES2 is never
+ * written to disk as a type byte.
+ */
+enum { TSDB_REC_SERIES = 1, TSDB_REC_SAMPLES = 2, TSDB_REC_SAMPLES2 = 3 };
 
 #define TSDB_WAL_MAX_RECORD (64u << 20)
 
@@ -144,6 +151,16 @@ typedef struct tsdb_samples_enc {
 int tsdb_record_samples_put(tw_buf_t *b, tsdb_samples_enc_t *e, uint64_t ref, int64_t t,
                             uint64_t vbits);
 
+/* Samples record encoder, version 2 (what commits and checkpoints write): zero it, then put
+ * each sample. */
+typedef struct tsdb_samples2_enc {
+    uint64_t prev_ref;
+    int64_t prev_t;
+    uint64_t prev_vbits;
+} tsdb_samples2_enc_t;
+int tsdb_record_samples2_put(tw_buf_t *b, tsdb_samples2_enc_t *e, uint64_t ref, int64_t t,
+                             uint64_t vbits);
+
 typedef int (*tsdb_series_cb)(void *ctx, uint64_t ref, const tw_label_t *labels, size_t n);
 typedef int (*tsdb_sample_cb)(void *ctx, uint64_t ref, int64_t t, uint64_t vbits);
 /*
@@ -155,6 +172,9 @@ int tsdb_record_series_decode(const uint8_t *p, size_t n, tsdb_series_cb cb, voi
                               tw_error_t *err);
 int tsdb_record_samples_decode(const uint8_t *p, size_t n, tsdb_sample_cb cb, void *ctx,
                                tw_error_t *err);
+/* Decodes a version 2 samples payload (TSDB_REC_SAMPLES2); same contract. */
+int tsdb_record_samples2_decode(const uint8_t *p, size_t n, tsdb_sample_cb cb, void *ctx,
+                                tw_error_t *err);
 
 /* Appends a framed record (16-byte header + payload) to b. */
 int tsdb_record_frame(tw_buf_t *b, int type, const void *payload, size_t len);
@@ -164,7 +184,10 @@ uint32_t tsdb_crc32c(uint32_t crc, const void *p, size_t n);
 
 /* ---- tsdb_wal.c: segments ---- */
 
-#define TSDB_WAL_MAGIC "TWWAL\0\0\1"
+/* The magic of the segments written now (format version 2) and of version 1 segments, which
+ * are still read. */
+#define TSDB_WAL_MAGIC "TWWAL\0\0\2"
+#define TSDB_WAL_MAGIC_V1 "TWWAL\0\0\1"
 #define TSDB_WAL_MAGIC_LEN 8
 #define TSDB_WAL_HDR 16
 
@@ -181,7 +204,8 @@ typedef struct tsdb_segment_result {
 typedef int (*tsdb_record_cb)(void *ctx, int type, const uint8_t *payload, size_t len,
                               size_t offset);
 /*
- * Parses a segment image (data, len): magic, then records; calls cb for each intact record.
+ * Parses a segment image (data, len): magic (version 1 or 2), then records; calls cb for each
+ * intact record, with TSDB_REC_SAMPLES2 for the samples records of a version 2 segment.
  * Damage is handled per docs/formats/wal.md and described by appending lines "<name> offset N:
  * ..." to msg (may be NULL). last says whether this is the last segment (a short record there
  * is a torn tail, elsewhere it is damage). Returns 0, TW_EPARSE (no magic), or cb's return.
@@ -269,6 +293,13 @@ void tsdb_head_free(tsdb_head_t *h);
  */
 tsdb_series_t *tsdb_head_get_or_create(tsdb_head_t *h, const tw_label_t *labels, size_t n,
                                        uint64_t ref, bool pin, bool *created);
+/*
+ * Like tsdb_head_get_or_create() with a new id and no pin, but returns with the series' stripe
+ * locked (as tsdb_head_lock()), so a caller can check and pin it without locking twice.
+ * Returns NULL (nothing locked) when the id space is exhausted.
+ */
+tsdb_series_t *tsdb_head_get_or_create_locked(tsdb_head_t *h, const tw_label_t *labels, size_t n,
+                                              bool *created);
 /* The series with id ref, or NULL. */
 tsdb_series_t *tsdb_head_by_ref(tsdb_head_t *h, uint64_t ref);
 void tsdb_head_lock(tsdb_head_t *h, const tsdb_series_t *s);

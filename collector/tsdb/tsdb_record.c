@@ -267,6 +267,104 @@ int tsdb_record_samples_decode(const uint8_t *p, size_t n, tsdb_sample_cb cb, vo
     return 0;
 }
 
+/* ---- samples records, version 2 ---- */
+
+/* Value kinds of a version 2 sample (the low 2 bits of its first uvarint). */
+enum { VK_SAME = 0, VK_INT = 1, VK_RAW = 2 };
+
+/* Integers whose zig-zag form fits 49 bits (7 varint bytes) are worth a varint. */
+#define VK_INT_MAX (INT64_C(1) << 48)
+
+int tsdb_record_samples2_put(tw_buf_t *b, tsdb_samples2_enc_t *e, uint64_t ref, int64_t t,
+                             uint64_t vbits)
+{
+    int64_t dref = (int64_t)(ref - e->prev_ref);
+    uint64_t zref = ((uint64_t)dref << 1) ^ (uint64_t)(dref >> 63);
+    if (zref >= (UINT64_C(1) << 62)) {
+        return TW_ELIMIT; /* ids are far below 2^61 */
+    }
+    unsigned kind = VK_RAW;
+    int64_t iv = 0;
+    double v;
+    memcpy(&v, &vbits, sizeof(v));
+    if (vbits == e->prev_vbits) {
+        kind = VK_SAME;
+    } else if (v > (double)-VK_INT_MAX && v < (double)VK_INT_MAX) {
+        /* In range, so the cast is defined; the round trip must give the same bits (this
+         * excludes fractions and -0). NaN fails the range test. */
+        iv = (int64_t)v;
+        double back = (double)iv;
+        uint64_t bb;
+        memcpy(&bb, &back, sizeof(bb));
+        if (bb == vbits) {
+            kind = VK_INT;
+        }
+    }
+    int rc = put_uvarint(b, zref << 2 | kind);
+    rc |= put_varint(b, (int64_t)((uint64_t)t - (uint64_t)e->prev_t));
+    if (kind == VK_INT) {
+        rc |= put_varint(b, iv);
+    } else if (kind == VK_RAW) {
+        uint8_t vb[8];
+        for (int i = 0; i < 8; i++) {
+            vb[i] = (uint8_t)(vbits >> (8 * i));
+        }
+        rc |= tw_buf_append(b, vb, 8);
+    }
+    e->prev_ref = ref;
+    e->prev_t = t;
+    e->prev_vbits = vbits;
+    return rc != 0 ? TW_ELIMIT : 0;
+}
+
+int tsdb_record_samples2_decode(const uint8_t *p, size_t n, tsdb_sample_cb cb, void *ctx,
+                                tw_error_t *err)
+{
+    cursor_t c = {p, n, 0};
+    uint64_t ref = 0, vbits = 0;
+    int64_t t = 0;
+    while (c.off < c.n) {
+        size_t start = c.off;
+        uint64_t head;
+        int64_t dt;
+        if (get_uvarint(&c, &head) != 0 || get_varint(&c, &dt) != 0) {
+            return tw_error_set(err, TW_EPARSE, "samples record: truncated sample at byte %zu",
+                                start);
+        }
+        unsigned kind = (unsigned)(head & 3);
+        uint64_t zref = head >> 2;
+        ref += (uint64_t)(int64_t)((zref >> 1) ^ (~(zref & 1) + 1));
+        t = (int64_t)((uint64_t)t + (uint64_t)dt);
+        if (kind == VK_INT) {
+            int64_t iv;
+            if (get_varint(&c, &iv) != 0) {
+                return tw_error_set(err, TW_EPARSE, "samples record: truncated sample at byte %zu",
+                                    start);
+            }
+            double v = (double)iv;
+            memcpy(&vbits, &v, sizeof(vbits));
+        } else if (kind == VK_RAW) {
+            if (c.n - c.off < 8) {
+                return tw_error_set(err, TW_EPARSE, "samples record: truncated sample at byte %zu",
+                                    start);
+            }
+            vbits = 0;
+            for (int i = 0; i < 8; i++) {
+                vbits |= (uint64_t)c.p[c.off + (size_t)i] << (8 * i);
+            }
+            c.off += 8;
+        } else if (kind != VK_SAME) {
+            return tw_error_set(err, TW_EPARSE, "samples record: bad value kind at byte %zu",
+                                start);
+        }
+        int rc = cb(ctx, ref, t, vbits);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 /* ---- framing ---- */
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -313,7 +411,8 @@ int tsdb_segment_parse(const uint8_t *data, size_t len, bool last, const char *n
 {
     memset(res, 0, sizeof(*res));
     if (len < TSDB_WAL_MAGIC_LEN) {
-        if (last && (len == 0 || all_zero(data, len) || memcmp(data, TSDB_WAL_MAGIC, len) == 0)) {
+        if (last && (len == 0 || all_zero(data, len) || memcmp(data, TSDB_WAL_MAGIC, len) == 0 ||
+                     memcmp(data, TSDB_WAL_MAGIC_V1, len) == 0)) {
             /* A segment created just before a crash. */
             res->torn = len > 0;
             res->torn_bytes = len;
@@ -326,7 +425,8 @@ int tsdb_segment_parse(const uint8_t *data, size_t len, bool last, const char *n
         res->corrupt_bytes = len;
         return TW_EPARSE;
     }
-    if (memcmp(data, TSDB_WAL_MAGIC, TSDB_WAL_MAGIC_LEN) != 0) {
+    bool v1 = memcmp(data, TSDB_WAL_MAGIC_V1, TSDB_WAL_MAGIC_LEN) == 0;
+    if (!v1 && memcmp(data, TSDB_WAL_MAGIC, TSDB_WAL_MAGIC_LEN) != 0) {
         if (msg != NULL) {
             tw_buf_printf(msg, "%s: not a tidewatch WAL segment (bad magic; a Prometheus WAL?)\n",
                           name);
@@ -375,7 +475,8 @@ int tsdb_segment_parse(const uint8_t *data, size_t len, bool last, const char *n
             }
         } else {
             res->records++;
-            int rc = cb(ctx, h[4], payload, plen, off);
+            int type = h[4] == TSDB_REC_SAMPLES && !v1 ? TSDB_REC_SAMPLES2 : h[4];
+            int rc = cb(ctx, type, payload, plen, off);
             if (rc != 0) {
                 return rc;
             }

@@ -7,6 +7,10 @@
  * snappy first, as the protobuf itself, so the fuzzer reaches the protobuf and validation code
  * without having to learn snappy. Small limits make the limit paths reachable. Every accepted
  * request is walked completely so ASan sees any bad pointer the decoder hands out.
+ *
+ * Differential: the input, taken as a decoded protobuf, is also parsed by the hand-written wire
+ * parser (tw_remote_write_parse) and by protobuf-c's generated unpacker (tw_remote_pbc_summarize);
+ * both must accept the same inputs and read the same labels, samples and metadata.
  */
 #include <snappy-c.h>
 #include <stdint.h>
@@ -14,6 +18,7 @@
 #include <string.h>
 
 #include "collector/remote/remote.h"
+#include "collector/remote/remote_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -60,8 +65,33 @@ static void decode(const void *body, size_t len)
     }
 }
 
+static void differential(const uint8_t *data, size_t size)
+{
+    tw_remote_wire_summary_t want, got;
+    uint8_t *raw = malloc(size + 1);
+    if (raw == NULL) {
+        return;
+    }
+    memcpy(raw, data, size);
+    int ref = tw_remote_pbc_summarize(raw, size, &want);
+    tw_remote_write_request_t *r = tw_remote_write_request_new();
+    int rc = tw_remote_write_parse(raw, size, SIZE_MAX, r);
+    if ((rc == 0) != (ref == 0)) {
+        abort(); /* one accepts what the other refuses */
+    }
+    if (rc == 0) {
+        tw_remote_write_parse_summarize(r, &got);
+        if (memcmp(&want, &got, sizeof(want)) != 0) {
+            abort(); /* same bytes, different contents */
+        }
+    }
+    tw_remote_write_request_free(r);
+    free(raw);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    differential(data, size);
     decode(data, size);
     size_t clen = snappy_max_compressed_length(size);
     char *c = malloc(clen != 0 ? clen : 1);

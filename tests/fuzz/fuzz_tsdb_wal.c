@@ -45,6 +45,8 @@ static int on_record(void *ctx, int type, const uint8_t *p, size_t len, size_t o
         tsdb_record_series_decode(p, len, on_series, NULL, NULL);
     } else if (type == TSDB_REC_SAMPLES) {
         tsdb_record_samples_decode(p, len, on_sample, NULL, NULL);
+    } else if (type == TSDB_REC_SAMPLES2) {
+        tsdb_record_samples2_decode(p, len, on_sample, NULL, NULL);
     } else {
         abort();
     }
@@ -68,9 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         tw_buf_reset(&msg);
     }
-    if (size < TSDB_WAL_MAGIC_LEN || memcmp(copy, TSDB_WAL_MAGIC, TSDB_WAL_MAGIC_LEN) != 0) {
+    if (size < TSDB_WAL_MAGIC_LEN || (memcmp(copy, TSDB_WAL_MAGIC, TSDB_WAL_MAGIC_LEN) != 0 &&
+                                      memcmp(copy, TSDB_WAL_MAGIC_V1, TSDB_WAL_MAGIC_LEN) != 0)) {
         tsdb_record_series_decode(copy, size, on_series, NULL, NULL);
         tsdb_record_samples_decode(copy, size, on_sample, NULL, NULL);
+        tsdb_record_samples2_decode(copy, size, on_sample, NULL, NULL);
     }
     tw_buf_fini(&msg);
     free(copy);

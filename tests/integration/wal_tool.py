@@ -2,10 +2,12 @@
 # wal_tool.py - reads and damages a tidewatch WAL for test_wal_damage.sh (not a test by itself).
 #
 # Written from docs/formats/wal.md only (segments "NNNNNNNN" starting with the magic
-# "TWWAL\0\0\1"; records with a 16-byte little-endian header: payload length u32, type u8 (1
+# "TWWAL\0\0\2", or "TWWAL\0\0\1" for version 1; records with a 16-byte little-endian header: payload length u32, type u8 (1
 # series, 2 samples), 3 zero bytes, CRC32C of the payload, CRC32C of header bytes 0..11; series
 # payload: {uvarint ref, uvarint n, n x (uvarint len, name, uvarint len, value)}*; samples
-# payload: uvarint base_ref, varint base_t, {varint dref, varint dt, u64 value bits}*), so it is
+# payload, version 2: {uvarint zigzag(dref) << 2 | kind, varint dt, value by kind (0: none,
+# 1: varint, 2: u64 bits)}* with deltas from the previous sample; version 1: uvarint base_ref,
+# varint base_t, {varint dref, varint dt, u64 value bits}*), so it is
 # an independent reading of the format. CRCs are not recomputed: the damage is chosen, and the
 # expected loss follows from the documented replay rules.
 #
@@ -26,7 +28,7 @@ import re
 import struct
 import sys
 
-MAGIC = b"TWWAL\0\0\1"
+MAGICS = {b"TWWAL\0\0\1": 1, b"TWWAL\0\0\2": 2}
 HDR = 16
 
 
@@ -49,8 +51,9 @@ def varint(b, i):
 def records(path):
     """[(offset, type, payload)] of a clean segment."""
     data = open(path, "rb").read()
-    if data[:8] != MAGIC:
+    if data[:8] not in MAGICS:
         sys.exit(f"{path}: no WAL magic")
+    VERSIONS[path] = MAGICS[data[:8]]
     out, off = [], 8
     while off < len(data):
         plen, typ = struct.unpack_from("<IB", data, off)
@@ -79,7 +82,31 @@ def decode_series(p):
     return out
 
 
-def decode_samples(p):
+VERSIONS = {}
+
+
+def decode_samples2(p):
+    ref = t = i = 0
+    out = []
+    while i < len(p):
+        head, i = uvarint(p, i)
+        dt, i = varint(p, i)
+        kind, z = head & 3, head >> 2
+        ref += (z >> 1) ^ -(z & 1)
+        t += dt
+        if kind == 1:
+            _, i = varint(p, i)
+        elif kind == 2:
+            i += 8
+        elif kind != 0:
+            sys.exit("samples record with value kind 3")
+        out.append((ref, t))
+    return out
+
+
+def decode_samples(p, version=1):
+    if version == 2:
+        return decode_samples2(p)
     base_ref, i = uvarint(p, 0)
     base_t, i = varint(p, i)
     out = []
@@ -148,7 +175,7 @@ def main():
         for off, typ, p in recs[s]:
             if typ != 2:
                 continue
-            for ref, t in decode_samples(p):
+            for ref, t in decode_samples(p, VERSIONS[os.path.join(wal, s)]):
                 if (s, off) in lost or ref not in known:
                     missing.append(f"{fmt(all_labels[ref])} {t}")
                     unknown += (s, off) not in lost

@@ -169,8 +169,10 @@ static void test_corrupt_middle_segment(void **state)
     (void)state;
     char dir[64], p[256];
     tt_tmpdir(dir, sizeof(dir));
+    /* 800 batches for 4 segments or more: a batch of 10 samples takes ~60 bytes in the version 2
+     * encoding (~140 in version 1). */
     tw_tsdb_t *db = open_seg(dir, 4096, TW_TSDB_FSYNC_NEVER);
-    fill(db, 0, 200);
+    fill(db, 0, 800);
     tw_tsdb_close(db);
     int *segs;
     size_t nsegs;
@@ -203,8 +205,8 @@ static void test_corrupt_middle_segment(void **state)
     assert_string_equal(r->message, want);
     assert_int_equal(r->corruptions, 1);
     assert_int_equal(r->corrupt_bytes, 16 + plen);
-    assert_int_equal(r->samples, 1990); /* exactly one batch of 10 lost */
-    assert_int_equal(count_samples(db), 1990);
+    assert_int_equal(r->samples, 7990); /* exactly one batch of 10 lost */
+    assert_int_equal(count_samples(db), 7990);
     tw_tsdb_stats_t st;
     tw_tsdb_stats_get(db, &st);
     assert_int_equal(st.wal_corruptions, 1);
@@ -223,7 +225,7 @@ static void test_corrupt_middle_segment(void **state)
              "is skipped\n",
              mid, (long long)(sz - 8));
     assert_string_equal(r->message, want);
-    assert_true(r->samples < 1990);
+    assert_true(r->samples < 7990);
     tw_tsdb_close(db);
     tt_rmrf(dir);
 }
@@ -282,6 +284,110 @@ static void test_record_coding(void **state)
     assert_int_equal(tsdb_crc32c(0, "123456789", 9), 0xe3069283u);
     tw_buf_fini(&b);
     tw_buf_fini(&out);
+}
+
+/* Version 2 samples: exact bytes for each value kind, round trip, truncations refused. */
+static void test_record_coding_v2(void **state)
+{
+    (void)state;
+    tw_buf_t b, out;
+    tw_buf_init(&b, 0);
+    tw_buf_init(&out, 0);
+    tsdb_samples2_enc_t e = {0};
+    /* ref 5, t 1000, 1.0: an integer. */
+    assert_int_equal(tsdb_record_samples2_put(&b, &e, 5, 1000, 0x3ff0000000000000ull), 0);
+    /* ref 3, t 999, 1.0 again: the same bits, no value bytes. */
+    assert_int_equal(tsdb_record_samples2_put(&b, &e, 3, 999, 0x3ff0000000000000ull), 0);
+    /* ref 4, t 999, 0.5: raw. */
+    assert_int_equal(tsdb_record_samples2_put(&b, &e, 4, 999, 0x3fe0000000000000ull), 0);
+    /* -0 is not the integer 0; the stale marker and -3 as well. */
+    assert_int_equal(tsdb_record_samples2_put(&b, &e, 4, 1001, 0x8000000000000000ull), 0);
+    assert_int_equal(tsdb_record_samples2_put(&b, &e, 4, 1002, TW_TSDB_STALE_NAN_BITS), 0);
+    assert_int_equal(tsdb_record_samples2_put(&b, &e, 4, 1003, 0xc008000000000000ull), 0);
+    /* 2^52: a large integer still takes the raw form (a varint would not be shorter). */
+    assert_int_equal(tsdb_record_samples2_put(&b, &e, 4, 1004, 0x4330000000000000ull), 0);
+    static const uint8_t want[] = {
+        0x29, 0xd0, 0x0f, 0x02,                         /* zz(5)<<2|int, zz(1000), zz(1) */
+        0x0c, 0x01,                                     /* zz(-2)<<2|same, zz(-1) */
+        0x0a, 0x00, 0,    0,    0, 0, 0, 0, 0xe0, 0x3f, /* zz(1)<<2|raw, 0, 0.5 */
+        0x02, 0x04, 0,    0,    0, 0, 0, 0, 0,    0x80, /* raw -0 */
+        0x02, 0x02, 2,    0,    0, 0, 0, 0, 0xf0, 0x7f, /* raw stale NaN */
+        0x01, 0x02, 0x05,                               /* int -3 */
+        0x02, 0x02, 0,    0,    0, 0, 0, 0, 0x30, 0x43, /* raw 2^52 */
+    };
+    assert_int_equal(b.len, sizeof(want));
+    assert_memory_equal(b.data, want, sizeof(want));
+    assert_int_equal(tsdb_record_samples2_decode((uint8_t *)b.data, b.len, rec_sample, &out, NULL),
+                     0);
+    assert_string_equal(out.data, "s5@1000=3ff0000000000000;s3@999=3ff0000000000000;"
+                                  "s4@999=3fe0000000000000;s4@1001=8000000000000000;"
+                                  "s4@1002=7ff0000000000002;s4@1003=c008000000000000;"
+                                  "s4@1004=4330000000000000;");
+    static const size_t ends[] = {4, 6, 16, 26, 36, 39};
+    for (size_t cut = 1; cut < b.len; cut++) {
+        tw_buf_reset(&out);
+        int rc = tsdb_record_samples2_decode((uint8_t *)b.data, cut, rec_sample, &out, NULL);
+        bool at_end = false;
+        for (size_t k = 0; k < sizeof(ends) / sizeof(ends[0]); k++) {
+            at_end = at_end || cut == ends[k];
+        }
+        assert_int_equal(rc, at_end ? 0 : TW_EPARSE);
+    }
+    /* Kind 3 is not defined. */
+    assert_int_equal(
+        tsdb_record_samples2_decode((const uint8_t *)"\x03\x00", 2, rec_sample, &out, NULL),
+        TW_EPARSE);
+    tw_buf_fini(&b);
+    tw_buf_fini(&out);
+}
+
+/* A data dir written by the version 1 format (segment magic ...\1, samples with base + 8 value
+ * bytes) still replays, and new writes go to a version 2 segment next to it. */
+static void test_replay_v1_segment(void **state)
+{
+    (void)state;
+    char dir[64], p[256];
+    tt_tmpdir(dir, sizeof(dir));
+    snprintf(p, sizeof(p), "%s/wal", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    tw_buf_t seg, rec;
+    tw_buf_init(&seg, 0);
+    tw_buf_init(&rec, 0);
+    tw_buf_append(&seg, TSDB_WAL_MAGIC_V1, TSDB_WAL_MAGIC_LEN);
+    tw_label_t l[] = {{"__name__", "old_format"}, {"job", "j"}};
+    assert_int_equal(tsdb_record_series_put(&rec, 1, l, 2), 0);
+    assert_int_equal(tsdb_record_frame(&seg, TSDB_REC_SERIES, rec.data, rec.len), 0);
+    tw_buf_reset(&rec);
+    tsdb_samples_enc_t e = {0};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(tsdb_record_samples_put(&rec, &e, 1, 1000 * i, 0x4000000000000000ull), 0);
+    }
+    assert_int_equal(tsdb_record_frame(&seg, TSDB_REC_SAMPLES, rec.data, rec.len), 0);
+    seg_path(p, sizeof(p), dir, 0);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, seg.data, seg.len), (ssize_t)seg.len);
+    close(fd);
+    tw_tsdb_t *db = open_seg(dir, 0, TW_TSDB_FSYNC_NEVER);
+    const tw_tsdb_replay_report_t *r = tw_tsdb_replay_report(db);
+    assert_int_equal(r->corruptions, 0);
+    assert_int_equal(count_samples(db), 5);
+    fill(db, 10, 12);
+    tw_tsdb_close(db);
+    db = open_seg(dir, 0, TW_TSDB_FSYNC_NEVER);
+    assert_int_equal(tw_tsdb_replay_report(db)->corruptions, 0);
+    assert_int_equal(count_samples(db), 5 + 20);
+    tw_tsdb_close(db);
+    uint8_t magic[TSDB_WAL_MAGIC_LEN];
+    seg_path(p, sizeof(p), dir, 1);
+    fd = open(p, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, magic, sizeof(magic)), (ssize_t)sizeof(magic));
+    close(fd);
+    assert_memory_equal(magic, TSDB_WAL_MAGIC, TSDB_WAL_MAGIC_LEN);
+    tw_buf_fini(&seg);
+    tw_buf_fini(&rec);
+    tt_rmrf(dir);
 }
 
 static void test_checkpoint(void **state)
@@ -440,6 +546,8 @@ int main(void)
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_corrupt_middle_segment),
         cmocka_unit_test(test_record_coding),
+        cmocka_unit_test(test_record_coding_v2),
+        cmocka_unit_test(test_replay_v1_segment),
         cmocka_unit_test(test_checkpoint),
         cmocka_unit_test(test_crash_safety),
     };
