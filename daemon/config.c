@@ -977,12 +977,13 @@ static int walk_horizontal(tw_yaml_walk_t *w, const tw_yaml_node_t *n,
 
 static int walk_autoscaling(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
 {
-    static const char *const keys[] = {
-        "sync_period",     "resource_window", "max_decisions", "controller", "driver",
-        "leader_election", "metric_queries",  "horizontal",    "vertical",   "recommender"};
+    static const char *const keys[] = {"sync_period",    "resource_window",  "max_decisions",
+                                       "controller",     "driver",           "leader_election",
+                                       "metric_queries", "horizontal",       "vertical",
+                                       "recommender",    "admission_webhook"};
     const char *sec = "autoscaling";
-    const tw_yaml_node_t *v[10];
-    int rc = tw_yaml_fields(w, n, sec, keys, 10, v);
+    const tw_yaml_node_t *v[11];
+    int rc = tw_yaml_fields(w, n, sec, keys, 11, v);
     if (rc == 0) {
         rc = tw_yaml_get_duration(w, v[0], sec, keys[0], false, &c->autoscaling.sync_period_ms);
     }
@@ -1015,6 +1016,9 @@ static int walk_autoscaling(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_confi
     }
     if (rc == 0) {
         rc = tw_config_walk_vertical(w, v[8], v[9], c);
+    }
+    if (rc == 0) {
+        rc = tw_config_walk_admission_webhook(w, v[10], c);
     }
     return rc;
 }
@@ -1095,6 +1099,9 @@ static void config_set_defaults(tw_config_t *c)
     c->autoscaling.leader_election.namespace = tw_xstrdup("default");
     c->autoscaling.leader_election.name = tw_xstrdup("tidewatch-autoscaler");
     c->autoscaling.leader_election.identity = tw_xstrdup("");
+    c->autoscaling.admission_webhook.listen_address = tw_xstrdup("");
+    c->autoscaling.admission_webhook.cert_file = tw_xstrdup("");
+    c->autoscaling.admission_webhook.key_file = tw_xstrdup("");
     c->autoscaling.leader_election.lease_duration_ms = 15 * 1000;
     c->autoscaling.leader_election.renew_deadline_ms = 10 * 1000;
     c->autoscaling.leader_election.retry_period_ms = 2 * 1000;

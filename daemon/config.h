@@ -143,8 +143,14 @@ typedef struct tw_config {
         struct tw_vpa_manifest **vertical; /* owned, n_vertical entries, document order */
         size_t n_vertical;
         struct tw_vpa_options *recommender; /* owned; NULL: the VPA's defaults */
-        struct tw_scalers_config *scalers;  /* owned, never NULL: metric_queries, resource_window */
-        size_t max_decisions;               /* decisions kept per autoscaler, default 20 */
+        /* admission_webhook: the VPA's mutating webhook, on a TLS listener of its own */
+        struct {
+            char *listen_address; /* "": no webhook (Recreate patches the pod template) */
+            char *cert_file;      /* PEM, required with listen_address */
+            char *key_file;       /* PEM, required with listen_address */
+        } admission_webhook;
+        struct tw_scalers_config *scalers; /* owned, never NULL: metric_queries, resource_window */
+        size_t max_decisions;              /* decisions kept per autoscaler, default 20 */
         struct {
             double tolerance;                     /* default 0.1 */
             int64_t cpu_initialization_period_ms; /* default 5m */

@@ -228,8 +228,68 @@ int tw_config_walk_vertical(tw_yaml_walk_t *w, const tw_yaml_node_t *n_vertical,
     return rc;
 }
 
+/* Replaces a relative *path by the config folder's path to it. */
+static void resolve_path(const tw_config_t *c, char **path)
+{
+    char dir[4096], full[8192];
+    if ((*path)[0] == '\0' || (*path)[0] == '/') {
+        return;
+    }
+    source_dir(c, dir, sizeof(dir));
+    snprintf(full, sizeof(full), "%s/%s", dir, *path);
+    free(*path);
+    *path = tw_xstrdup(full);
+}
+
+int tw_config_walk_admission_webhook(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c)
+{
+    static const char *const keys[] = {"listen_address", "tls_config"};
+    static const char *const tkeys[] = {"cert_file", "key_file"};
+    const char *sec = "autoscaling.admission_webhook";
+    const char *tsec = "autoscaling.admission_webhook.tls_config";
+    __typeof__(c->autoscaling.admission_webhook) *wh = &c->autoscaling.admission_webhook;
+    const tw_yaml_node_t *v[2], *tv[2];
+    int rc = tw_yaml_fields(w, n, sec, keys, 2, v);
+    if (rc == 0) {
+        rc = tw_yaml_get_string(w, v[0], sec, keys[0], &wh->listen_address);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_fields(w, v[1], tsec, tkeys, 2, tv);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_string(w, tv[0], tsec, tkeys[0], &wh->cert_file);
+    }
+    if (rc == 0) {
+        rc = tw_yaml_get_string(w, tv[1], tsec, tkeys[1], &wh->key_file);
+    }
+    if (rc != 0 || tw_yaml_is_null(n)) {
+        return rc;
+    }
+    if (wh->listen_address[0] == '\0') {
+        return tw_yaml_error(w, v[0] != NULL ? v[0] : n,
+                             "%s.listen_address: required (host:port of the webhook's HTTPS "
+                             "listener)",
+                             sec);
+    }
+    if (wh->cert_file[0] == '\0' || wh->key_file[0] == '\0') {
+        return tw_yaml_error(w, v[1] != NULL ? v[1] : n,
+                             "%s.tls_config: cert_file and key_file are required: the API server "
+                             "calls admission webhooks over HTTPS only",
+                             sec);
+    }
+    resolve_path(c, &wh->cert_file);
+    resolve_path(c, &wh->key_file);
+    return 0;
+}
+
 void tw_config_vertical_free(tw_config_t *c)
 {
+    free(c->autoscaling.admission_webhook.listen_address);
+    free(c->autoscaling.admission_webhook.cert_file);
+    free(c->autoscaling.admission_webhook.key_file);
+    c->autoscaling.admission_webhook.listen_address = NULL;
+    c->autoscaling.admission_webhook.cert_file = NULL;
+    c->autoscaling.admission_webhook.key_file = NULL;
     for (size_t i = 0; i < c->autoscaling.n_vertical; i++) {
         tw_vpa_manifest_free(c->autoscaling.vertical[i]);
     }

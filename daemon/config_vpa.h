@@ -25,7 +25,14 @@
 int tw_config_walk_vertical(tw_yaml_walk_t *w, const tw_yaml_node_t *n_vertical,
                             const tw_yaml_node_t *n_options, tw_config_t *c);
 
-/* Frees what tw_config_walk_vertical put in c. */
+/*
+ * Walks autoscaling.admission_webhook (n, may be NULL): {listen_address, tls_config: {cert_file,
+ * key_file}}. A listen address needs both files (the API server calls webhooks over TLS only);
+ * file names are relative to the config file's folder. Errors name file:line:col.
+ */
+int tw_config_walk_admission_webhook(tw_yaml_walk_t *w, const tw_yaml_node_t *n, tw_config_t *c);
+
+/* Frees what tw_config_walk_vertical and tw_config_walk_admission_webhook put in c. */
 void tw_config_vertical_free(tw_config_t *c);
 
 #endif

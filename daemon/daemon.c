@@ -44,6 +44,7 @@
 #include "selfmetrics.h"
 #include "vpa_api.h"
 #include "vpa_loop.h"
+#include "vpa_webhook.h"
 #include "web.h"
 
 /* A /-/reload request waiting for the main thread. */
@@ -77,7 +78,9 @@ struct tw_daemon {
      * the config whose manifests it borrows: d->cfg, or an older one kept alive when a reload
      * could not reconfigure the autoscaler (main thread only). */
     tw_autoscale_loop_t *autoscale;
-    tw_vpa_loop_t *vpa;      /* the vertical recommender and updater */
+    tw_vpa_loop_t *vpa;            /* the vertical recommender and updater */
+    tw_vpa_webhook_t *vpa_webhook; /* its admission webhook (listens when configured) */
+    char *vpa_webhook_key;         /* address, cert and key it listens with; NULL: off */
     tw_alerting_t *alerting; /* rules loop, notifier, /api/v1/rules and /alerts (alerting.h) */
     tw_promql_qs_t *as_qs;
     tw_config_t *as_cfg;
@@ -238,6 +241,7 @@ static void op_self_metrics(void *ctx, tw_mset_t *out)
     pthread_mutex_unlock(&d->state_mu);
     tw_autoscale_loop_collect_metrics(d->autoscale, out);
     tw_vpa_loop_collect_metrics(d->vpa, out);
+    tw_vpa_webhook_collect(d->vpa_webhook, out);
     tw_alerting_collect_metrics(d->alerting, out);
 }
 
@@ -340,6 +344,42 @@ static int handle_autoscalers(void *ctx, const tw_http_request_t *req, tw_http_r
 static void engine_options(const tw_config_t *c, tw_promql_engine_options_t *o);
 
 /*
+ * Starts, moves or stops the VPA admission webhook's listener to match
+ * c->autoscaling.admission_webhook. An unchanged setting keeps the running listener (and its
+ * connections). While it is off the VPA loop does not evict (Recreate patches pod templates).
+ */
+static int vpa_webhook_apply(tw_daemon_t *d, const tw_config_t *c, tw_error_t *err)
+{
+    const __typeof__(c->autoscaling.admission_webhook) *wh = &c->autoscaling.admission_webhook;
+    char *key = NULL;
+    if (wh->listen_address[0] != '\0') {
+        size_t n = strlen(wh->listen_address) + strlen(wh->cert_file) + strlen(wh->key_file) + 3;
+        key = tw_xmalloc(n);
+        snprintf(key, n, "%s\n%s\n%s", wh->listen_address, wh->cert_file, wh->key_file);
+    }
+    bool same = key == NULL ? d->vpa_webhook_key == NULL
+                            : d->vpa_webhook_key != NULL && strcmp(key, d->vpa_webhook_key) == 0;
+    if (same) {
+        free(key);
+        return 0;
+    }
+    tw_vpa_webhook_stop(d->vpa_webhook);
+    free(d->vpa_webhook_key);
+    d->vpa_webhook_key = NULL;
+    if (key == NULL) {
+        return 0;
+    }
+    int rc =
+        tw_vpa_webhook_listen(d->vpa_webhook, wh->listen_address, wh->cert_file, wh->key_file, err);
+    if (rc != 0) {
+        free(key);
+        return rc;
+    }
+    d->vpa_webhook_key = key;
+    return 0;
+}
+
+/*
  * Hands c's autoscaling settings to the autoscaler loop with a fresh engine view. On success c
  * becomes the config the loop borrows (d->as_cfg); the caller decides about the previous one.
  */
@@ -354,6 +394,9 @@ static int autoscale_configure(tw_daemon_t *d, tw_config_t *c, tw_error_t *err)
     if (rc == 0) {
         /* The same query source for both loops: they swap it together on reload. */
         rc = tw_vpa_loop_configure(d->vpa, c, &qs, err);
+    }
+    if (rc == 0) {
+        rc = vpa_webhook_apply(d, c, err);
     }
     if (rc != 0) {
         free(qsc);
@@ -895,6 +938,8 @@ tw_daemon_t *tw_daemon_new(const tw_daemon_options_t *o, tw_error_t *err)
     d->loop = tw_collect_loop_new();
     d->autoscale = tw_autoscale_loop_new();
     d->vpa = tw_vpa_loop_new();
+    d->vpa_webhook = tw_vpa_webhook_new(d->vpa);
+    tw_vpa_loop_set_webhook(d->vpa, tw_vpa_webhook_ready, d->vpa_webhook);
 
     tw_log(TW_LOG_INFO, "daemon", "Loading configuration file", "filename",
            d->config_file != NULL ? d->config_file : "<default>", NULL);
@@ -1345,6 +1390,8 @@ void tw_daemon_free(tw_daemon_t *d)
     tw_remote_write_handler_free(rw);
     tw_scrape_manager_free(scrape);
     tw_autoscale_loop_free(d->autoscale); /* queries the TSDB: before it closes */
+    tw_vpa_webhook_free(d->vpa_webhook);  /* its handler reads the loop's recommendations */
+    free(d->vpa_webhook_key);
     tw_vpa_loop_free(d->vpa);
     d->autoscale = NULL;
     tw_alerting_free(d->alerting); /* evaluates rules into the TSDB: before it closes */

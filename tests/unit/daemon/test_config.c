@@ -509,6 +509,37 @@ static void test_bytes_parse(void **state)
     assert_int_equal(tw_config_bytes_parse("1 MB", &v), TW_EINVAL);
 }
 
+/* autoscaling.admission_webhook: off by default, files relative to the config's folder, both
+ * required with an address. */
+static void test_admission_webhook(void **state)
+{
+    (void)state;
+    tw_config_t *c = load_ok("autoscaling: {}\n");
+    assert_string_equal(c->autoscaling.admission_webhook.listen_address, "");
+    tw_config_free(c);
+    c = NULL;
+    tw_error_t err;
+    static const char yaml[] = "autoscaling:\n"
+                               "  admission_webhook:\n"
+                               "    listen_address: 127.0.0.1:8443\n"
+                               "    tls_config: {cert_file: tls/w.crt, key_file: /k/w.key}\n";
+    assert_int_equal(tw_config_load_mem(yaml, strlen(yaml), "/etc/tw/t.yml", &c, &err), 0);
+    assert_string_equal(c->autoscaling.admission_webhook.listen_address, "127.0.0.1:8443");
+    assert_string_equal(c->autoscaling.admission_webhook.cert_file, "/etc/tw/tls/w.crt");
+    assert_string_equal(c->autoscaling.admission_webhook.key_file, "/k/w.key");
+    tw_config_free(c);
+    load_err("autoscaling:\n  admission_webhook:\n    listen_address: :8443\n", TW_EINVAL,
+             "t.yml:3:5: autoscaling.admission_webhook.tls_config: cert_file and key_file are "
+             "required: the API server calls admission webhooks over HTTPS only");
+    load_err("autoscaling:\n  admission_webhook:\n    tls_config: {cert_file: a, key_file: b}\n",
+             TW_EINVAL,
+             "t.yml:3:5: autoscaling.admission_webhook.listen_address: required (host:port of "
+             "the webhook's HTTPS listener)");
+    load_err("autoscaling:\n  admission_webhook: {listen: x}\n", TW_EINVAL,
+             "t.yml:2:23: unknown key \"listen\" in autoscaling.admission_webhook (expected one of "
+             "listen_address, tls_config)");
+}
+
 static void test_listen_address_check(void **state)
 {
     (void)state;
@@ -541,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_aliases),           cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_bytes_parse),       cmocka_unit_test(test_listen_address_check),
         cmocka_unit_test(test_query_section),     cmocka_unit_test(test_query_overrides),
+        cmocka_unit_test(test_admission_webhook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
