@@ -370,10 +370,15 @@ static int feed_all(tw_vpa_loop_t *l, vstate_t *vs, const char *sel, bool histor
         tw_buf_fini(&q);
         return rc;
     }
-    /* Live: the rate and the peak since the last pass (at least a minute, so that a rate has
-     * two samples at the collector's 10 s interval). */
+    /* Live: the CPU usage rate between the last two samples (irate), like the point-in-time
+     * rate metrics-server gives the upstream recommender once a pass, and the working-set peak
+     * since the last pass. The window (the interval, at least a minute so that it holds two
+     * samples at the collector's 10 s interval) only bounds how old those samples may be. Not
+     * rate(): its window reaches back before a new series' first sample (a container, or the
+     * collector, that just started), where rate() divides the increase seen by the whole window
+     * and so under-reports usage for a window's length after every start. */
     fmt_dur(l->opts.interval_ms > 60000 ? l->opts.interval_ms : 60000, w, sizeof(w));
-    tw_buf_printf(&q, "sum by (%s) (rate(container_cpu_usage_seconds_total{%s}[%s]))", by, sel, w);
+    tw_buf_printf(&q, "sum by (%s) (irate(container_cpu_usage_seconds_total{%s}[%s]))", by, sel, w);
     rc = feed_query(l, vs, q.data, FEED_CPU, false, pods, now_ms, n_points, err);
     if (rc == 0) {
         tw_buf_reset(&q);
