@@ -594,6 +594,99 @@ static int kube_list_pods(void *impl, const tw_orch_ref_t *ref, const char *sele
     return rc;
 }
 
+/* A quantity as the patches write it: millicores for cpu, bytes for memory. */
+static json_t *quantity_json(bool cpu, int64_t v)
+{
+    char q[32];
+    snprintf(q, sizeof(q), cpu ? "%lldm" : "%lld", (long long)v);
+    return json_string(q);
+}
+
+/* Appends {"op":"add","path":path,"value":value} (value stolen) to ops. */
+static void add_op(json_t *ops, const char *path, json_t *value)
+{
+    json_array_append_new(ops,
+                          json_pack("{s:s, s:s, s:o}", "op", "add", "path", path, "value", value));
+}
+
+/*
+ * The JSON patch (RFC 6902) of a pod's resize subresource, as the VPA updater computes it
+ * (updater/inplace/resource_updates.go): per container of res, by its index in the pod's
+ * spec.containers, an `add` of an empty resources object when the container has neither
+ * requests nor limits, an `add` of an empty requests/limits object when that one is missing,
+ * then an `add` of /spec/containers/<i>/resources/<requests|limits>/<cpu|memory> per value.
+ * A container the pod does not run is an error.
+ */
+static int resize_patch(tw_buf_t *out, const json_t *pod, const char *what,
+                        const tw_orch_resources_t *res, size_t n_res, tw_error_t *err)
+{
+    const json_t *containers = json_path(pod, "spec", "containers");
+    json_t *ops = json_array();
+    int rc = 0;
+    for (size_t r = 0; r < n_res && rc == 0; r++) {
+        const tw_orch_resources_t *want = &res[r];
+        size_t i;
+        const json_t *c, *found = NULL;
+        json_array_foreach(containers, i, c)
+        {
+            const char *name = json_str(c, "name");
+            if (name != NULL && strcmp(name, want->container) == 0) {
+                found = c;
+                break;
+            }
+        }
+        if (found == NULL) {
+            rc = tw_error_set(err, TW_EINVAL, "%s: the pod has no container \"%s\"", what,
+                              want->container);
+            break;
+        }
+        const int64_t vals[2][2] = {{want->cpu_request_milli, want->memory_request_bytes},
+                                    {want->cpu_limit_milli, want->memory_limit_bytes}};
+        static const char *const kinds[2] = {"requests", "limits"};
+        static const char *const names[2] = {"cpu", "memory"};
+        const json_t *have[2] = {json_path(found, "resources", "requests"),
+                                 json_path(found, "resources", "limits")};
+        char path[128];
+        if (have[0] == NULL && have[1] == NULL) {
+            snprintf(path, sizeof(path), "/spec/containers/%zu/resources", i);
+            add_op(ops, path, json_object());
+        }
+        for (int k = 0; k < 2; k++) {
+            if (have[k] == NULL && (vals[k][0] >= 0 || vals[k][1] >= 0)) {
+                snprintf(path, sizeof(path), "/spec/containers/%zu/resources/%s", i, kinds[k]);
+                add_op(ops, path, json_object());
+            }
+            for (int q = 0; q < 2; q++) {
+                if (vals[k][q] >= 0) {
+                    snprintf(path, sizeof(path), "/spec/containers/%zu/resources/%s/%s", i,
+                             kinds[k], names[q]);
+                    add_op(ops, path, quantity_json(q == 0, vals[k][q]));
+                }
+            }
+        }
+    }
+    if (rc == 0) {
+        rc = dump_to(out, ops);
+    } else {
+        json_decref(ops);
+    }
+    return rc;
+}
+
+/* The path of pod ns/name, plus suffix ("" or "/resize"). */
+static void pod_path(tw_buf_t *path, const char *ns, const char *name, const char *suffix)
+{
+    tw_buf_puts(path, "/api/v1/namespaces/");
+    tw_kube_path_escape(path, ns);
+    tw_buf_puts(path, "/pods/");
+    tw_kube_path_escape(path, name);
+    tw_buf_puts(path, suffix);
+}
+
+/*
+ * A pod: a JSON patch of its resize subresource (the container indexes come from a GET of the
+ * pod just before); a workload: a strategic merge patch of its pod template.
+ */
 static int kube_patch_resources(void *impl, const tw_orch_ref_t *ref,
                                 const tw_orch_resources_t *res, size_t n_res, tw_error_t *err)
 {
@@ -603,17 +696,26 @@ static int kube_patch_resources(void *impl, const tw_orch_ref_t *ref,
     char what[300];
     const char *ns = ns_of(k, ref);
     bool pod = ref->kind != NULL && strcasecmp(ref->kind, "Pod") == 0;
+    json_t *cur = NULL;
     int rc = 0;
     tw_buf_init(&path, 0);
     tw_buf_init(&body, 0);
     tw_kube_resp_init(&resp);
     snprintf(what, sizeof(what), "resources of %s %s/%s", pod ? "pod" : "workload", ns, ref->name);
     if (pod) {
-        tw_buf_puts(&path, "/api/v1/namespaces/");
-        tw_kube_path_escape(&path, ns);
-        tw_buf_puts(&path, "/pods/");
-        tw_kube_path_escape(&path, ref->name);
-        tw_buf_puts(&path, "/resize");
+        pod_path(&path, ns, ref->name, "");
+        rc = tw_kube_request(k->client, "GET", path.data, NULL, NULL, what, &resp, err);
+        if (rc == 0) {
+            rc = load_json(resp.body.data, resp.body.len, what, &cur, err);
+        }
+        if (rc == 0) {
+            rc = resize_patch(&body, cur, what, res, n_res, err);
+        }
+        if (rc != 0) {
+            goto out;
+        }
+        tw_buf_reset(&path);
+        pod_path(&path, ns, ref->name, "/resize");
     } else {
         const char *r = kind_resource(ref->kind);
         if (r == NULL) {
@@ -624,14 +726,20 @@ static int kube_patch_resources(void *impl, const tw_orch_ref_t *ref,
         tw_kube_path_escape(&path, ns);
         tw_buf_printf(&path, "/%s/", r);
         tw_kube_path_escape(&path, ref->name);
+        rc = tw_orch_kube_resources_patch(&body, true, res, n_res);
+        if (rc != 0) {
+            goto out;
+        }
     }
     tw_buf_puts(&path, "?fieldManager=tidewatch");
-    rc = tw_orch_kube_resources_patch(&body, !pod, res, n_res);
-    if (rc == 0) {
-        rc = tw_kube_request(k->client, "PATCH", path.data, body.data,
-                             "application/strategic-merge-patch+json", what, &resp, err);
-    }
+    tw_kube_resp_fini(&resp);
+    tw_kube_resp_init(&resp);
+    rc = tw_kube_request(k->client, "PATCH", path.data, body.data,
+                         pod ? "application/json-patch+json"
+                             : "application/strategic-merge-patch+json",
+                         what, &resp, err);
 out:
+    json_decref(cur);
     tw_buf_fini(&path);
     tw_buf_fini(&body);
     tw_kube_resp_fini(&resp);

@@ -4,7 +4,8 @@
  * 127.0.0.1 (orch_peer.h, libmicrohttpd): the requests they build (method, path, query, token
  * headers, bodies), the scale round trip with resourceVersion, a 409 answered by re-reading and
  * recomputing, 429 with Retry-After waited out, 5xx retries giving up as TW_ETRANSIENT, the
- * token file re-read after a 401, pod list pagination, and the Nomad scale request.
+ * token file re-read after a 401, pod list pagination, the pod resize JSON patch, and the Nomad
+ * scale request.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -307,6 +308,59 @@ static void test_kube_list_pods_pages(void **state)
     fixture_clean(&fx);
 }
 
+/*
+ * patch_resources of a Pod: a GET of the pod for its container indexes, then the VPA updater's
+ * JSON patch of pods/<name>/resize (updater/inplace/resource_updates.go): empty resources and
+ * requests/limits objects added where the pod has none, then one add per value.
+ */
+static void test_kube_resize_json_patch(void **state)
+{
+    (void)state;
+    static const char pod[] =
+        "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-1\",\"namespace\":\"shop\"},"
+        "\"spec\":{\"containers\":[{\"name\":\"side\",\"image\":\"b\"},{\"name\":\"app\","
+        "\"image\":\"b\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"}}}]}"
+        "}";
+    peer_resp_t rs[] = {{200, NULL, pod}, {200, NULL, pod}, {200, NULL, pod}};
+    peer_t *p = peer_start(rs, 3);
+    fixture_t fx;
+    tw_orch_driver_t *d = kube_driver(&fx, p, 0);
+    tw_orch_ref_t ref = {.kind = "Pod", .namespace = "shop", .name = "web-1"};
+    tw_orch_resources_t r[2] = {{"app", 182, 380258472, -1, 536870912}, {"side", 50, -1, -1, -1}};
+    tw_error_t err;
+    assert_int_equal(tw_orch_patch_resources(d, &ref, r, 2, &err), 0);
+    assert_int_equal(p->n_reqs, 2);
+    assert_string_equal(p->reqs[0].method, "GET");
+    assert_string_equal(p->reqs[0].path, "/api/v1/namespaces/shop/pods/web-1");
+    assert_string_equal(p->reqs[1].method, "PATCH");
+    assert_string_equal(p->reqs[1].path, "/api/v1/namespaces/shop/pods/web-1/resize");
+    assert_string_equal(p->reqs[1].query, "fieldManager=tidewatch");
+    assert_string_equal(p->reqs[1].content_type, "application/json-patch+json");
+    assert_string_equal(
+        p->reqs[1].body,
+        "[{\"op\":\"add\",\"path\":\"/spec/containers/1/resources/requests/cpu\",\"value\":"
+        "\"182m\"},"
+        "{\"op\":\"add\",\"path\":\"/spec/containers/1/resources/requests/memory\",\"value\":"
+        "\"380258472\"},"
+        "{\"op\":\"add\",\"path\":\"/spec/containers/1/resources/limits\",\"value\":{}},"
+        "{\"op\":\"add\",\"path\":\"/spec/containers/1/resources/limits/memory\",\"value\":"
+        "\"536870912\"},"
+        "{\"op\":\"add\",\"path\":\"/spec/containers/0/resources\",\"value\":{}},"
+        "{\"op\":\"add\",\"path\":\"/spec/containers/0/resources/requests\",\"value\":{}},"
+        "{\"op\":\"add\",\"path\":\"/spec/containers/0/resources/requests/cpu\",\"value\":"
+        "\"50m\"}]");
+
+    /* a container the pod does not run: an error, and no PATCH */
+    tw_orch_resources_t bad = {"db", 100, -1, -1, -1};
+    assert_int_equal(tw_orch_patch_resources(d, &ref, &bad, 1, &err), TW_EINVAL);
+    assert_string_equal(err.msg, "resources of pod shop/web-1: the pod has no container \"db\"");
+    assert_int_equal(p->n_reqs, 3);
+    assert_string_equal(p->reqs[2].method, "GET");
+    tw_orch_driver_free(d);
+    peer_stop(p);
+    fixture_clean(&fx);
+}
+
 static void test_kube_unreachable_is_transient(void **state)
 {
     (void)state;
@@ -437,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_kube_retry_after_and_5xx),
         cmocka_unit_test(test_kube_token_reread_and_errors),
         cmocka_unit_test(test_kube_list_pods_pages),
+        cmocka_unit_test(test_kube_resize_json_patch),
         cmocka_unit_test(test_kube_unreachable_is_transient),
         cmocka_unit_test(test_nomad),
         cmocka_unit_test(test_nomad_job_parse),
