@@ -1401,6 +1401,38 @@ static void resize_apply_status(const kfake_t *kf, json_t *pod, const char *outc
     json_object_set_new(st, "resize", json_string(outcome));
 }
 
+/*
+ * What a kubelet with in-place resize (Kubernetes 1.33+) reports for every running container:
+ * the resources it actually runs with, in containerStatuses[].resources (and the requests in
+ * allocatedResources). Pods written through /_fake/objects often leave them out; before a
+ * resize changes pod's spec, the statuses that lack them get those of the spec before the
+ * change (before, borrowed), so a resize that does not complete leaves the old values visible,
+ * as on a real node. Called with kf->mu held.
+ */
+static void status_fill_actual(json_t *pod, const json_t *before)
+{
+    size_t i, j;
+    json_t *c, *cs;
+    json_array_foreach(json_object_get(json_object_get(before, "spec"), "containers"), i, c)
+    {
+        json_array_foreach(json_object_get(json_object_get(pod, "status"), "containerStatuses"), j,
+                           cs)
+        {
+            if (!json_equal(json_object_get(cs, "name"), json_object_get(c, "name")) ||
+                json_object_get(cs, "resources") != NULL) {
+                continue;
+            }
+            json_t *res = json_object_get(c, "resources");
+            json_object_set_new(cs, "resources", res ? json_deep_copy(res) : json_object());
+            json_t *req = json_object_get(res, "requests");
+            if (json_object_get(cs, "allocatedResources") == NULL) {
+                json_object_set_new(cs, "allocatedResources",
+                                    req ? json_deep_copy(req) : json_object());
+            }
+        }
+    }
+}
+
 /* The spec of pod (borrowed) without the containers' resources: what a resize must keep. */
 static json_t *spec_without_resources(const json_t *pod)
 {
@@ -1533,6 +1565,7 @@ static enum MHD_Result do_write(kctx_t *x, const kreq_t *rq, bool patch, int res
             const kresize_t *k = resize_find(kf, ns, name);
             const char *outcome = k ? k->outcome : "Done";
             const char *msg = k && k->message ? k->message : resize_default_message(outcome);
+            status_fill_actual(next, cur);
             resize_apply_status(kf, next, outcome, msg);
         }
     } else {

@@ -8,8 +8,9 @@
 # its own TLS listener, the fake's certificate as CA bundle), so every pod the fake creates goes
 # through an AdmissionReview to tidewatch. Pods web-1 and web-2 are real cgroups (kubelet
 # layout) owned by ReplicaSet web-5d8f7c6b4; each runs a burner capped at 150m (cfs quota) and a
-# process holding 300 MiB: a steady CPU and memory profile. tidewatch collects them every second
-# and runs the VPA `web` (InPlaceOrRecreate, minReplicas 1) with a short recommender interval.
+# process holding 300 MiB (filled before tidewatch starts): a steady CPU and memory profile.
+# tidewatch collects them every second and runs the VPA `web` (InPlaceOrRecreate, minReplicas 1)
+# with a short recommender interval.
 #   1. the recommendation appears in /api/v1/recommendations; its CPU and memory targets are
 #      within 10% of the VPA formula (decaying histograms: the 90th percentile's bucket end plus
 #      the 15% margin, at least the 250 MiB pod minimum) computed here on the same samples, read
@@ -20,7 +21,9 @@
 #      (POST pods/web-2/eviction, 201 under the PDB), and the replacement pod the test creates
 #      through the API (as the ReplicaSet controller would) is admitted with the recommendation
 #      by the webhook;
-#   4. a restart of tidewatch (same data dir) publishes the same recommendation at once.
+#   4. a restart of tidewatch (same data dir) publishes the same recommendation at once;
+#   5. with tidewatch stopped, `tidewatch autoscaler recommend` on its data dir prints a
+#      recommendation for shop/app within 10% of the daemon's.
 # Skips (77) without root or cgroup v1 cpu/cpuacct/memory, and while the daemon does not accept
 # autoscaling.admission_webhook or does not serve /api/v1/recommendations (404): the VPA wiring
 # is not in this build.
@@ -87,18 +90,39 @@ as_owner() {
         "{\"metadata\":{\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"$RS\",\"uid\":\"00000000-0000-4000-8000-000000000001\",\"controller\":true}]}}" \
         >/dev/null || tw_fail "cannot set the owner of $1"
 }
-# hold_memory NAME: a process in the pod's cgroups holding MEM_MIB MiB, touched page by page.
+# hold_memory NAME: a process in the pod's cgroups holding MEM_MIB MiB, touched page by page. It
+# joins every hierarchy but the cpu one (unless memory shares it): faulting 300 MiB in under the
+# pod's 150m quota, next to the burner, takes tens of seconds here, and the profile must be steady
+# before tidewatch starts. Its pages are charged to the memory cgroup, its CPU time to cpuacct.
 declare -A HOLDER
+MEM_MNT=$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ { print $2; exit }' /proc/mounts)
 hold_memory() {
     local name=$1 uid=${AS_UID[$1]} cid=${AS_CID[$1]} h procs=()
-    for h in "${AS_HIER[@]}"; do procs+=("$h/kubepods/burstable/pod$uid/$cid/cgroup.procs"); done
-    bash -c 'for f in "$@"; do echo $$ >"$f" || exit 1; done
-        exec python3 -c "import time
-b = bytearray($0 << 20)
-for i in range(0, len(b), 4096): b[i] = 1
-time.sleep(10**6)"' "$MEM_MIB" "${procs[@]}" &
+    for h in "${AS_HIER[@]}"; do
+        [ "$h" != "$AS_CPU_MNT" ] || [ "$h" = "$MEM_MNT" ] || continue
+        procs+=("$h/kubepods/burstable/pod$uid/$cid/cgroup.procs")
+    done
+    bash -c 'ready=$1 mib=$2
+        shift 2
+        for f in "$@"; do echo $$ >"$f" || exit 1; done
+        exec python3 -c "import sys, time
+b = bytearray($mib << 20)
+b[::4096] = b\"\\1\" * len(range(0, len(b), 4096))
+open(sys.argv[1], \"w\").close()
+time.sleep(10**6)" "$ready"' _ "$TW_TMP/held.$name" "$MEM_MIB" "${procs[@]}" &
     HOLDER[$name]=$!
     tw_track_pid "${HOLDER[$name]}"
+}
+# wait_held NAME...: until each holder has touched all its pages (bounded).
+wait_held() {
+    local name deadline=$((SECONDS + 60))
+    for name in "$@"; do
+        until [ -e "$TW_TMP/held.$name" ]; do
+            ((SECONDS < deadline)) || tw_fail "the memory holder of $name did not fill $MEM_MIB MiB within 60 s"
+            kill -0 "${HOLDER[$name]}" 2>/dev/null || tw_fail "the memory holder of $name died"
+            sleep 0.2
+        done
+    done
 }
 start_pod() {
     as_pod_add "$1" "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"
@@ -108,6 +132,7 @@ start_pod() {
 }
 start_pod web-1
 start_pod web-2
+wait_held web-1 web-2
 # The kubelet answers web-2's resizes Infeasible; web-1's complete.
 as_fake POST "/_fake/resize/$AS_NS/web-2" '{"outcome":"Infeasible"}' >/dev/null ||
     tw_fail "cannot arm the Infeasible resize"
@@ -237,6 +262,7 @@ as_fake GET /_fake/requests | grep -q '"path":"/api/v1/namespaces/shop/pods/web-
     tw_fail "the eviction of web-2 was not accepted (201)"
 tw_log "web-2: resize Infeasible, evicted"
 kill -KILL "${HOLDER[web-2]}" 2>/dev/null
+wait "${HOLDER[web-2]}" 2>/dev/null
 as_pod_del web-2
 # The ReplicaSet controller's replacement, through the API and thus the webhook.
 created=$(kube_api POST "/api/v1/namespaces/$AS_NS/pods" \
@@ -271,4 +297,35 @@ tw_log "before the restart cpu=${before_cpu}m memory=$before_mem, after cpu=${af
 awk -v a="$before_cpu" -v b="$after_cpu" -v c="$before_mem" -v d="$after_mem" \
     'BEGIN { exit !((a - b) <= 0.1 * a && (b - a) <= 0.1 * a && (c - d) <= 0.1 * c && (d - c) <= 0.1 * c) }' ||
     tw_fail "the restart lost the recommendation"
+
+# 5. `tidewatch autoscaler recommend` on the data dir (the daemon stopped: it holds the lock)
+# rebuilds the model from the TSDB's history alone, at a resolution this short run has samples
+# for, and recommends for shop/app what the daemon published.
+tw_stop_wait "$TW_PID" 10
+"$TW_BIN" autoscaler recommend --storage.tsdb.path="$TW_TMP/data" \
+    --selector="namespace=\"$AS_NS\",pod=~\"web-.*\"" --history-length=10m \
+    --history-resolution=5s >"$TW_TMP/recommend.out" 2>"$TW_TMP/recommend.err" ||
+    tw_fail "autoscaler recommend failed: $(cat "$TW_TMP/recommend.err")"
+cli=$(python3 - "$TW_TMP/recommend.out" <<'EOF2'
+import json, sys
+def q(s):
+    mult = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+    for suf in sorted(mult, key=len, reverse=True):
+        if s.endswith(suf):
+            return float(s[:-len(suf)]) * mult[suf]
+    return float(s)
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("namespace") == "shop" and r.get("containerName") == "app":
+        t = r["target"]
+        print(round(q(t["cpu"]) * 1000), round(q(t["memory"])))
+        break
+EOF2
+)
+read -r cli_cpu cli_mem <<<"$cli"
+[ -n "${cli_mem:-}" ] || tw_fail "autoscaler recommend printed no recommendation for shop/app: $(cat "$TW_TMP/recommend.out")"
+tw_log "autoscaler recommend: cpu=${cli_cpu}m memory=$cli_mem (the daemon: cpu=${after_cpu}m memory=$after_mem)"
+awk -v a="$cli_cpu" -v b="$after_cpu" -v c="$cli_mem" -v d="$after_mem" \
+    'BEGIN { exit !((a - b) <= 0.1 * b && (b - a) <= 0.1 * b && (c - d) <= 0.1 * d && (d - c) <= 0.1 * d) }' ||
+    tw_fail "autoscaler recommend says cpu=${cli_cpu}m memory=$cli_mem, not within 10% of the daemon's cpu=${after_cpu}m memory=$after_mem"
 tw_log "PASS"
