@@ -25,6 +25,7 @@
 
 #include "common/kube.h"
 #include "common/mem.h"
+#include "common/timeutil.h"
 
 struct tw_kube_lease {
     char *ns;
@@ -219,42 +220,8 @@ int tw_kube_lease_emit(const tw_kube_lease_t *l, const tw_kube_lease_record_t *r
 /* Parses "2026-01-02T03:04:05[.ffffff](Z|+hh:mm)" to ms; 0 when absent or malformed. */
 static int64_t parse_time_ms(const char *s)
 {
-    int y, mo, d, h, mi, sec, n = 0;
-    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-        n != 19) {
-        return 0;
-    }
-    const char *p = s + 19;
-    int64_t ms = 0;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
-            if (digits < 3) {
-                ms = ms * 10 + (*p - '0');
-            }
-        }
-        for (; digits < 3; digits++) {
-            ms *= 10;
-        }
-    }
-    int64_t off = 0;
-    if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) {
-            return 0;
-        }
-        off = (int64_t)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
-    } else if (*p != 'Z') {
-        return 0;
-    }
-    /* days from civil (Howard Hinnant) */
-    int64_t yy = y - (mo <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = era * 146097 + doe - 719468;
-    return ((days * 86400 + h * 3600 + mi * 60 + sec) - off) * 1000 + ms;
+    int64_t t;
+    return s != NULL && tw_time_rfc3339_parse(s, &t) == 0 ? t : 0;
 }
 
 int tw_kube_lease_parse(const char *body, size_t len, tw_kube_lease_record_t *out, tw_error_t *err)

@@ -16,19 +16,9 @@
 
 #include "common/kube.h"
 #include "common/mem.h"
+#include "common/timeutil.h"
 
 #define WATCH_LINE_MAX_DEFAULT (16u << 20)
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    /* Howard Hinnant's algorithm: days since 1970-01-01 of a proleptic Gregorian date. */
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
 
 static bool digits(const char *s, int n, int *out)
 {
@@ -97,7 +87,8 @@ int tw_kube_retry_after_parse(const char *value, int64_t now_ms, int64_t *delay_
         return TW_EPARSE;
     }
     int64_t t_ms =
-        (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) * 1000;
+        (tw_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) *
+        1000;
     *delay_ms = t_ms > now_ms ? t_ms - now_ms : 0;
     return 0;
 }

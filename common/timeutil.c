@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* timeutil.c - clocks and Prometheus durations (see timeutil.h). Thread-safe. */
+/* timeutil.c - clocks, Prometheus durations and RFC 3339 times (see timeutil.h). Thread-safe. */
 #include "timeutil.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -127,4 +128,85 @@ const char *tw_time_format_rfc3339(int64_t t_ms, char *out, size_t outsz)
     snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
     return out;
+}
+
+int64_t tw_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    /* Howard Hinnant's algorithm: years start in March so the leap day is the year's last. */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* Reads exactly n decimal digits at *p and moves past them; false (and *p kept) otherwise. */
+static bool digits_n(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9') {
+            return false;
+        }
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+int tw_time_rfc3339_parse(const char *s, int64_t *out_ms)
+{
+    const char *p = s;
+    int y, mo, d, h, mi, se, oh = 0, om = 0;
+    if (!digits_n(&p, 4, &y) || *p++ != '-' || !digits_n(&p, 2, &mo) || *p++ != '-' ||
+        !digits_n(&p, 2, &d) || (*p != 'T' && *p != 't')) {
+        return TW_EPARSE;
+    }
+    p++;
+    if (!digits_n(&p, 2, &h) || *p++ != ':' || !digits_n(&p, 2, &mi) || *p++ != ':' ||
+        !digits_n(&p, 2, &se)) {
+        return TW_EPARSE;
+    }
+    int64_t frac_ms = 0;
+    if (*p == '.' || *p == ',') {
+        p++;
+        int nd = 0;
+        for (; *p >= '0' && *p <= '9'; p++, nd++) {
+            if (nd < 3) {
+                frac_ms = frac_ms * 10 + (*p - '0');
+            }
+        }
+        if (nd == 0) {
+            return TW_EPARSE;
+        }
+        for (; nd < 3; nd++) {
+            frac_ms *= 10;
+        }
+    }
+    int sign = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        sign = *p == '+' ? 1 : -1;
+        p++;
+        if (!digits_n(&p, 2, &oh) || *p++ != ':' || !digits_n(&p, 2, &om)) {
+            return TW_EPARSE;
+        }
+    } else {
+        return TW_EPARSE;
+    }
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 59 || oh > 23 || om > 59) {
+        return TW_EPARSE;
+    }
+    int64_t secs =
+        tw_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
+    secs -= sign * (oh * 3600 + om * 60);
+    *out_ms = secs * 1000 + frac_ms;
+    return 0;
 }

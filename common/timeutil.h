@@ -29,4 +29,21 @@ const char *tw_duration_format(int64_t ms, char *out, size_t outsz);
 /* Formats t (ms since epoch) as RFC 3339 UTC with milliseconds ("2026-11-26T06:00:00.123Z"). */
 const char *tw_time_format_rfc3339(int64_t t_ms, char *out, size_t outsz);
 
+/*
+ * Days since 1970-01-01 of the proleptic Gregorian date y-m-d (Howard Hinnant's
+ * days_from_civil): negative before 1970. m is 1..12 and d 1..31; d past the month's end counts
+ * on into the next month (Feb 30 is Mar 1 or 2), as the algorithm does. Pure.
+ */
+int64_t tw_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/*
+ * Parses s (NUL-terminated) as Go's time.Parse(time.RFC3339Nano, s) does, into milliseconds
+ * since the epoch (the fraction truncated toward the past, like Time.UnixMilli()):
+ *   YYYY-MM-DD "T" hh:mm:ss [("." | ",") digits] ("Z" | ("+" | "-") hh:mm)
+ * "t" and "z" are accepted for "T" and "Z". The date must exist (Feb 29 only in leap years), the
+ * second is 00..59 (no leap second), the offset at most 23:59; any number of fraction digits.
+ * The whole string must match. Returns 0 or TW_EPARSE (*out_ms untouched). Pure, thread-safe.
+ */
+int tw_time_rfc3339_parse(const char *s, int64_t *out_ms);
+
 #endif

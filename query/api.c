@@ -268,17 +268,6 @@ int tw_query_api_json_string(tw_buf_t *out, const char *s)
     return rc;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     z += 719468;
@@ -343,77 +332,6 @@ static bool parse_go_float(const char *s, double *out)
     return true;
 }
 
-/* Reads exactly n decimal digits. */
-static bool digits_n(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9') {
-            return false;
-        }
-        v = v * 10 + (c - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-/* Go's time.Parse(time.RFC3339Nano, s) into ms (floor of the nanoseconds). */
-static bool parse_rfc3339(const char *s, int64_t *ms)
-{
-    const char *p = s;
-    int y, mo, d, h, mi, se, oh = 0, om = 0;
-    if (!digits_n(&p, 4, &y) || *p++ != '-' || !digits_n(&p, 2, &mo) || *p++ != '-' ||
-        !digits_n(&p, 2, &d) || (*p != 'T' && *p != 't')) {
-        return false;
-    }
-    p++;
-    if (!digits_n(&p, 2, &h) || *p++ != ':' || !digits_n(&p, 2, &mi) || *p++ != ':' ||
-        !digits_n(&p, 2, &se)) {
-        return false;
-    }
-    int64_t frac_ns = 0;
-    if (*p == '.' || *p == ',') {
-        p++;
-        int nd = 0;
-        int64_t scale = 100000000;
-        while (*p >= '0' && *p <= '9') {
-            if (nd < 9) {
-                frac_ns += (*p - '0') * scale;
-                scale /= 10;
-            }
-            nd++;
-            p++;
-        }
-        if (nd == 0) {
-            return false;
-        }
-    }
-    int sign = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p == '+' ? 1 : -1;
-        p++;
-        if (!digits_n(&p, 2, &oh) || *p++ != ':' || !digits_n(&p, 2, &om)) {
-            return false;
-        }
-    } else {
-        return false;
-    }
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 59 || oh > 23 || om > 59) {
-        return false;
-    }
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
-    secs -= sign * (oh * 3600 + om * 60);
-    *ms = secs * 1000 + frac_ns / 1000000;
-    return true;
-}
-
 int tw_query_api_parse_time(const char *s, int64_t *t_ms, tw_error_t *err)
 {
     double f;
@@ -433,7 +351,7 @@ int tw_query_api_parse_time(const char *s, int64_t *t_ms, tw_error_t *err)
         }
         return 0;
     }
-    if (parse_rfc3339(s, t_ms)) {
+    if (tw_time_rfc3339_parse(s, t_ms) == 0) {
         return 0;
     }
     if (strcmp(s, API_MIN_TIME_STR) == 0) {
