@@ -22,13 +22,12 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include "common/curl_easy.h"
 #include "common/kube.h"
 #include "common/mem.h"
 #include "common/timeutil.h"
@@ -51,13 +50,6 @@ struct tw_kube_client {
     char *token;           /* the bearer token in use (from kc.token or the file) */
     int64_t token_read_ms; /* when the file was last read; 0: never */
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static char *dup_or_null(const char *s)
 {
@@ -125,7 +117,7 @@ int tw_kube_client_new(const tw_kube_config_t *kc, const tw_kube_client_options_
         return tw_error_set(err, TW_EINVAL, "kubernetes: server %s is not an http(s) URL",
                             kc->server != NULL ? kc->server : "(none)");
     }
-    pthread_once(&curl_once, curl_init_once);
+    tw_curl_global_init();
     tw_kube_client_t *c = tw_xcalloc(1, sizeof(*c));
     c->kc.server = tw_xstrdup(kc->server);
     size_t sl = strlen(c->kc.server);
@@ -244,7 +236,6 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     sink_t *s = ud;
     size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
     if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
         /* A new response (after 100 Continue or a redirect): forget earlier headers. */
         s->resp->retry_after[0] = '\0';
@@ -258,22 +249,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
         return n;
     }
     (void)tw_buf_append(&s->resp->headers, ptr, n); /* a header block over 64 KiB is cut */
-    if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
-        size_t vlen = n - (sizeof(name) - 1);
-        const char *v = ptr + sizeof(name) - 1;
-        while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-            v++;
-            vlen--;
-        }
-        while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' ')) {
-            vlen--;
-        }
-        if (vlen >= sizeof(s->resp->retry_after)) {
-            vlen = sizeof(s->resp->retry_after) - 1;
-        }
-        memcpy(s->resp->retry_after, v, vlen);
-        s->resp->retry_after[vlen] = '\0';
-    }
+    (void)tw_curl_header_value(ptr, n, "retry-after:", s->resp->retry_after,
+                               sizeof(s->resp->retry_after));
     return n;
 }
 
@@ -286,12 +263,6 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     (void)ulnow;
     sink_t *s = ud;
     return s->stop != NULL && atomic_load(s->stop) ? 1 : 0;
-}
-
-static void set_blob(CURL *e, CURLoption opt, const char *data, size_t len)
-{
-    struct curl_blob blob = {.data = (void *)data, .len = len, .flags = CURL_BLOB_COPY};
-    curl_easy_setopt(e, opt, &blob);
 }
 
 /*
@@ -309,18 +280,35 @@ static int transfer(tw_kube_client_t *c, const char *method, const char *url,
     tw_kube_resp_t *resp = s->resp;
     int rc = 0;
 
-    curl_easy_reset(e);
     tw_buf_reset(&resp->body);
     tw_buf_reset(&resp->headers);
     resp->status = 0;
     resp->retry_after[0] = '\0';
 
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    const tw_curl_tls_t tls = {
+        .ca_file = c->kc.ca_file,
+        .ca_data = c->kc.ca_data,
+        .ca_data_len = c->kc.ca_data_len,
+        .cert_file = c->kc.cert_file,
+        .cert_data = c->kc.cert_data,
+        .cert_data_len = c->kc.cert_data_len,
+        .key_file = c->kc.key_file,
+        .key_data = c->kc.key_data,
+        .key_data_len = c->kc.key_data_len,
+        .insecure = c->insecure,
+    };
+    const tw_curl_req_t req = {
+        .method = method,
+        .url = url,
+        .headers = headers,
+        .body = body,
+        .body_len = body != NULL ? strlen(body) : 0,
+        .timeout_ms = timeout_ms,
+        .connect_timeout_ms = 10000,
+        .user_agent = c->user_agent,
+        .tls = &tls,
+    };
+    hdrs = tw_curl_easy_setup(e, &req, errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -329,46 +317,6 @@ static int transfer(tw_kube_client_t *c, const char *method, const char *url,
         curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(e, CURLOPT_XFERINFODATA, s);
-    }
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    for (const char *const *p = headers; p != NULL && *p != NULL; p++) {
-        hdrs = curl_slist_append(hdrs, *p);
-    }
-    /* libcurl would add "Expect: 100-continue" to larger bodies; API servers do not need it. */
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-
-    if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-        if (strcmp(method, "DELETE") != 0 || body != NULL) {
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, body != NULL ? body : "");
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                             (curl_off_t)(body != NULL ? strlen(body) : 0));
-        }
-    }
-    if (c->kc.ca_data != NULL) {
-        set_blob(e, CURLOPT_CAINFO_BLOB, c->kc.ca_data, c->kc.ca_data_len);
-    } else if (c->kc.ca_file != NULL) {
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->kc.ca_file);
-    }
-    if (c->kc.cert_data != NULL) {
-        set_blob(e, CURLOPT_SSLCERT_BLOB, c->kc.cert_data, c->kc.cert_data_len);
-        curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-    } else if (c->kc.cert_file != NULL) {
-        curl_easy_setopt(e, CURLOPT_SSLCERT, c->kc.cert_file);
-    }
-    if (c->kc.key_data != NULL) {
-        set_blob(e, CURLOPT_SSLKEY_BLOB, c->kc.key_data, c->kc.key_data_len);
-        curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
-    } else if (c->kc.key_file != NULL) {
-        curl_easy_setopt(e, CURLOPT_SSLKEY, c->kc.key_file);
-    }
-    if (c->insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
 
     CURLcode cc = curl_easy_perform(e);
@@ -393,9 +341,7 @@ static int transfer(tw_kube_client_t *c, const char *method, const char *url,
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
 out:
     /* The error buffer and the header list live on this stack frame only. */
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hdrs);
+    tw_curl_easy_finish(e, hdrs);
     return rc;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * orchestrator.c - the driver registry and dispatch, the read-compute-write loop with bounded
- * conflict retries, pod lists, and the small pure helpers the drivers share: Kubernetes
- * quantities and RFC 3339 times (Retry-After, backoff, the QPS token bucket and URL escaping are
+ * conflict retries, pod lists, and the Kubernetes quantity reading the drivers share (RFC 3339
+ * times are common/timeutil.h's; Retry-After, backoff, the QPS token bucket and URL escaping are
  * common/kube.h's).
  *
  * Pure apart from the dispatch (whatever the driver does). Thread model: see orchestrator.h.
@@ -20,6 +20,7 @@
 #include "autoscaler/orchestrator/orchestrator.h"
 #include "autoscaler/orchestrator/orchestrator_int.h"
 #include "common/mem.h"
+#include "common/quantity.h"
 
 struct tw_orch_driver {
     const tw_orch_ops_t *ops;
@@ -288,218 +289,18 @@ tw_orch_pod_t *tw_orch_pod_list_add(tw_orch_pod_list_t *l)
 /* ------------------------------------------------------------------------------------------ */
 
 /*
- * How it works: a quantity is <sign><digits>[.<digits>][suffix], the suffix being a binary SI
- * one (Ki..Ei: powers of 1024), a decimal SI one (n u m "" k M G T P E: powers of 10), or an
- * exponent (e3, E-2). We keep the digits as an integer mantissa (at most 18 significant
- * digits; more is refused) with a power of ten, then compute mantissa * 10^(exp10+3) * 2^exp2,
- * rounding a remaining fraction up (away from zero), which is what MilliValue() returns.
+ * The common scanner and exact conversion (common/quantity.h) with this driver's limits: a digit
+ * is required, at most 18 significant digits, and an exponent of at most 100 in size.
  */
 int tw_orch_quantity_milli(const char *s, int64_t *out)
 {
-    const char *p = s;
-    bool neg = false;
-    if (*p == '+' || *p == '-') {
-        neg = *p == '-';
-        p++;
+    tw_quantity_t q;
+    int rc = tw_quantity_parse(s, strlen(s), &q);
+    if (tw_quantity_sig_digits(&q) > 18) {
+        return TW_ELIMIT;
     }
-    uint64_t mant = 0;
-    int exp10 = 0, nsig = 0;
-    bool any = false;
-    for (; isdigit((unsigned char)*p); p++) {
-        any = true;
-        if (mant == 0 && *p == '0') {
-            continue;
-        }
-        if (nsig >= 18) {
-            return TW_ELIMIT;
-        }
-        mant = mant * 10 + (uint64_t)(*p - '0');
-        nsig++;
-    }
-    if (*p == '.') {
-        p++;
-        for (; isdigit((unsigned char)*p); p++) {
-            any = true;
-            if (mant == 0 && *p == '0') {
-                exp10--;
-                continue;
-            }
-            if (nsig >= 18) {
-                if (*p != '0') {
-                    return TW_ELIMIT;
-                }
-                continue;
-            }
-            mant = mant * 10 + (uint64_t)(*p - '0');
-            nsig++;
-            exp10--;
-        }
-    }
-    if (!any) {
+    if (rc != 0 || !q.has_digits || (q.exp_written && (q.exp > 100 || q.exp < -100))) {
         return TW_EPARSE;
     }
-    int exp2 = 0;
-    if (*p == '\0') {
-        /* no suffix */
-    } else if (p[1] == 'i' && p[2] == '\0') {
-        static const char bin[] = "KMGTPE";
-        const char *q = strchr(bin, p[0]);
-        if (q == NULL || p[0] == '\0') {
-            return TW_EPARSE;
-        }
-        exp2 = 10 * (int)(q - bin + 1);
-    } else if ((p[0] == 'e' || p[0] == 'E') && p[1] != '\0') {
-        char *end;
-        errno = 0;
-        long e = strtol(p + 1, &end, 10);
-        if (*end != '\0' || errno != 0 || e > 100 || e < -100 ||
-            !(isdigit((unsigned char)p[1]) || p[1] == '-' || p[1] == '+')) {
-            return TW_EPARSE;
-        }
-        exp10 += (int)e;
-    } else if (p[1] == '\0') {
-        switch (p[0]) {
-        case 'n':
-            exp10 -= 9;
-            break;
-        case 'u':
-            exp10 -= 6;
-            break;
-        case 'm':
-            exp10 -= 3;
-            break;
-        case 'k':
-            exp10 += 3;
-            break;
-        case 'M':
-            exp10 += 6;
-            break;
-        case 'G':
-            exp10 += 9;
-            break;
-        case 'T':
-            exp10 += 12;
-            break;
-        case 'P':
-            exp10 += 15;
-            break;
-        case 'E':
-            exp10 += 18;
-            break;
-        default:
-            return TW_EPARSE;
-        }
-    } else {
-        return TW_EPARSE;
-    }
-    exp10 += 3; /* milli */
-    if (mant == 0) {
-        *out = 0;
-        return 0;
-    }
-    /* mant * 10^exp10 * 2^exp2, rounded up, checking each step against INT64_MAX. */
-    uint64_t v = mant;
-    const uint64_t lim = (uint64_t)INT64_MAX;
-    for (; exp10 > 0; exp10--) {
-        if (v > lim / 10) {
-            return TW_ELIMIT;
-        }
-        v *= 10;
-    }
-    for (; exp2 > 0; exp2--) {
-        if (v > lim / 2) {
-            return TW_ELIMIT;
-        }
-        v *= 2;
-    }
-    bool frac = false;
-    for (; exp10 < 0; exp10++) {
-        if (v % 10 != 0) {
-            frac = true;
-        }
-        v /= 10;
-    }
-    if (frac) {
-        v++;
-    }
-    *out = neg ? -(int64_t)v : (int64_t)v;
-    return 0;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Times                                                                                      */
-/* ------------------------------------------------------------------------------------------ */
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    /* Howard Hinnant's algorithm: days since 1970-01-01 of a proleptic Gregorian date. */
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static bool digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i])) {
-            return false;
-        }
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-int tw_orch_rfc3339_parse(const char *s, int64_t *out_ms)
-{
-    int y, mo, d, h, mi, sec;
-    if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-        s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-        !digits(s + 17, 2, &sec)) {
-        return TW_EPARSE;
-    }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
-        return TW_EPARSE;
-    }
-    const char *p = s + 19;
-    int64_t ms = 0;
-    if (*p == '.') {
-        p++;
-        int n = 0;
-        for (; isdigit((unsigned char)*p); p++, n++) {
-            if (n < 3) {
-                ms = ms * 10 + (*p - '0');
-            }
-        }
-        if (n == 0) {
-            return TW_EPARSE;
-        }
-        for (; n < 3; n++) {
-            ms *= 10;
-        }
-    }
-    int64_t off_s = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om)) {
-            return TW_EPARSE;
-        }
-        off_s = (int64_t)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return TW_EPARSE;
-    }
-    if (*p != '\0') {
-        return TW_EPARSE;
-    }
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *out_ms = ((days * 86400 + h * 3600 + mi * 60 + sec) - off_s) * 1000 + ms;
-    return 0;
+    return tw_quantity_round_up(&q, 3, out);
 }

@@ -18,8 +18,10 @@
 
 #include "autoscaler/orchestrator/orchestrator.h"
 #include "common/buf.h"
+#include "common/curl_easy.h"
 #include "common/error.h"
 #include "common/kube.h"
+#include "common/timeutil.h"
 
 /* ---- Drivers ---------------------------------------------------------------------------- */
 
@@ -59,8 +61,14 @@ tw_orch_pod_t *tw_orch_pod_list_add(tw_orch_pod_list_t *l);
  */
 int tw_orch_quantity_milli(const char *s, int64_t *out);
 
-/* RFC 3339 time ("2026-01-01T00:00:00Z", fractions and offsets) to ms since epoch. */
-int tw_orch_rfc3339_parse(const char *s, int64_t *out_ms);
+/*
+ * RFC 3339 time ("2026-01-01T00:00:00Z", fractions and offsets) to ms since epoch, as Kubernetes'
+ * metav1.Time reads it (Go's time.Parse): tw_time_rfc3339_parse(). Returns 0 or TW_EPARSE.
+ */
+static inline int tw_orch_rfc3339_parse(const char *s, int64_t *out_ms)
+{
+    return tw_time_rfc3339_parse(s, out_ms);
+}
 
 /* ---- Kubernetes ------------------------------------------------------------------------- */
 
@@ -146,19 +154,8 @@ int tw_orch_exec_run(char *const *argv, int64_t timeout_ms, tw_buf_t *out, tw_bu
 
 /* ---- HTTP for the Nomad driver (orch_http.c, libcurl) --------------------------------------- */
 
-/* TLS and auth settings of one peer. Strings borrowed. */
-typedef struct tw_orch_http_tls {
-    const char *ca_file;
-    const char *ca_data; /* PEM in memory */
-    size_t ca_data_len;
-    const char *cert_file;
-    const char *cert_data;
-    size_t cert_data_len;
-    const char *key_file;
-    const char *key_data;
-    size_t key_data_len;
-    bool insecure;
-} tw_orch_http_tls_t;
+/* TLS settings of one peer (common/curl_easy.h). Strings borrowed. */
+typedef tw_curl_tls_t tw_orch_http_tls_t;
 
 typedef struct tw_orch_http_req {
     const char *method; /* "GET", "PUT", "POST", "PATCH" */

@@ -117,18 +117,16 @@ void tw_cg_identity_parse(const char *path, tw_cg_identity_t *out);
 
 /* ---- Kubernetes quantities (cgroup_quantity.c) ---- */
 
-/*
- * A parsed resource.Quantity ("250m", "1.5", "128Mi", "1G", "1e3"): value = mant * 10^exp10 *
- * 2^exp2, negative when neg.
- */
+/* A parsed resource.Quantity ("250m", "1.5", "128Mi", "1G", "1e3"), already converted. */
 typedef struct tw_cg_quantity {
-    uint64_t mant;
-    int exp10;
-    int exp2;
-    bool neg;
+    int64_t value; /* Value(): rounded up away from zero, saturated at +-(2^63-1) */
+    int64_t milli; /* MilliValue(): the same in thousandths */
 } tw_cg_quantity_t;
 
-/* Parses s (len bytes) in Kubernetes' quantity grammar. Returns 0 or TW_EPARSE. */
+/*
+ * Parses s (len bytes) in Kubernetes' quantity grammar (common/quantity.h), with at least one
+ * digit and an exponent of at most 1000009 in size. Returns 0 or TW_EPARSE.
+ */
 int tw_cg_quantity_parse(const char *s, size_t len, tw_cg_quantity_t *out);
 /* The quantity rounded up to an integer, like Quantity.Value(); saturates at +-2^63-1. */
 int64_t tw_cg_quantity_value(const tw_cg_quantity_t *q);
