@@ -45,7 +45,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <snappy-c.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +54,7 @@
 
 #include "common/buf.h"
 #include "common/mem.h"
+#include "rw_encode.h"
 
 #define DG_MAX_URLS 4
 #define DG_INSTANCES 3
@@ -172,62 +172,6 @@ static const int64_t mem_base[3] = {INT64_C(5) * 1024 * 1024 * 1024,
                                     INT64_C(2) * 1024 * 1024 * 1024, INT64_C(300) * 1024 * 1024};
 static const double disk_total = 160e9;
 
-/* ---- protobuf encoding (proto3 wire format, as in rw_crash_load.c) ---- */
-
-static int put_uvarint(tw_buf_t *b, uint64_t v)
-{
-    unsigned char tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (unsigned char)v;
-    return tw_buf_append(b, tmp, n);
-}
-
-static int put_bytes_field(tw_buf_t *b, unsigned field, const void *p, size_t n)
-{
-    if (put_uvarint(b, ((uint64_t)field << 3) | 2) != 0 || put_uvarint(b, n) != 0) {
-        return -1;
-    }
-    return tw_buf_append(b, p, n);
-}
-
-static int put_label(tw_buf_t *ts, const char *name, const char *value)
-{
-    tw_buf_t l;
-    tw_buf_init(&l, 0);
-    int rc = put_bytes_field(&l, 1, name, strlen(name));
-    if (rc == 0) {
-        rc = put_bytes_field(&l, 2, value, strlen(value));
-    }
-    if (rc == 0) {
-        rc = put_bytes_field(ts, 1, l.data, l.len);
-    }
-    tw_buf_fini(&l);
-    return rc;
-}
-
-/* Sample { double value = 1; int64 timestamp = 2; } with the value's bits as given. */
-static int put_sample_bits(tw_buf_t *ts, uint64_t bits, int64_t t)
-{
-    unsigned char s[1 + 8 + 1 + 10];
-    s[0] = (1 << 3) | 1;
-    for (int i = 0; i < 8; i++) {
-        s[1 + i] = (unsigned char)(bits >> (8 * i));
-    }
-    s[9] = (2 << 3) | 0;
-    size_t n = 10;
-    uint64_t u = (uint64_t)t;
-    while (u >= 0x80) {
-        s[n++] = (unsigned char)(u | 0x80);
-        u >>= 7;
-    }
-    s[n++] = (unsigned char)u;
-    return put_bytes_field(ts, 2, s, n);
-}
-
 /* ---- series setup ---- */
 
 /*
@@ -240,15 +184,15 @@ static int series_init(dg_series_t *s, const char *name, const char *instance,
     tw_buf_init(&s->labels, 0);
     tw_buf_init(&s->samples, 0);
     s->present = false;
-    int rc = put_label(&s->labels, "__name__", name);
+    int rc = rw_put_label(&s->labels, "__name__", name);
     if (rc == 0) {
-        rc = put_label(&s->labels, "instance", instance);
+        rc = rw_put_label(&s->labels, "instance", instance);
     }
     if (rc == 0) {
-        rc = put_label(&s->labels, "job", "demo");
+        rc = rw_put_label(&s->labels, "job", "demo");
     }
     for (size_t i = 0; rc == 0 && extra != NULL && extra[i] != NULL; i += 2) {
-        rc = put_label(&s->labels, extra[i], extra[i + 1]);
+        rc = rw_put_label(&s->labels, extra[i], extra[i + 1]);
     }
     return rc;
 }
@@ -431,7 +375,7 @@ static int emit(dg_series_t *s, double v, int64_t t, dg_stats_t *st)
     if (t > st->last_ms) {
         st->last_ms = t;
     }
-    return put_sample_bits(&s->samples, bits, t);
+    return rw_put_sample_bits(&s->samples, bits, t);
 }
 
 /* A series that was in the previous scrape and is not in this one gets a stale marker. */
@@ -442,7 +386,7 @@ static int emit_absent(dg_series_t *s, int64_t t, dg_stats_t *st)
     }
     s->present = false;
     st->stale++;
-    return put_sample_bits(&s->samples, DG_STALE_BITS, t);
+    return rw_put_sample_bits(&s->samples, DG_STALE_BITS, t);
 }
 
 /* Writes one scrape of target tg at time t into its series. */
@@ -525,13 +469,8 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 
 static int send_request(dg_sender_t *sd, const dg_opts_t *o, const tw_buf_t *req)
 {
-    size_t need = snappy_max_compressed_length(req->len);
-    if (need > sd->comp_cap) {
-        sd->comp = tw_xrealloc(sd->comp, need);
-        sd->comp_cap = need;
-    }
-    size_t comp_len = sd->comp_cap;
-    if (snappy_compress(req->data, req->len, sd->comp, &comp_len) != SNAPPY_OK) {
+    size_t comp_len = rw_snappy(req, &sd->comp, &sd->comp_cap);
+    if (comp_len == 0) {
         fprintf(stderr, "demo_gen: snappy_compress failed\n");
         return -1;
     }
@@ -576,7 +515,7 @@ static int flush(dg_sender_t *sd, const dg_opts_t *o, dg_series_t *all, size_t n
         tw_buf_reset(&ts);
         rc = tw_buf_append(&ts, all[i].labels.data, all[i].labels.len);
         rc = rc != 0 ? rc : tw_buf_append(&ts, all[i].samples.data, all[i].samples.len);
-        rc = rc != 0 ? rc : put_bytes_field(req, 1, ts.data, ts.len);
+        rc = rc != 0 ? rc : rw_put_bytes_field(req, 1, ts.data, ts.len);
         tw_buf_reset(&all[i].samples);
     }
     tw_buf_fini(&ts);
@@ -687,11 +626,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "demo_gen: curl_easy_init failed\n");
         goto out_curl;
     }
-    sd.hdrs = curl_slist_append(sd.hdrs, "Content-Encoding: snappy");
-    sd.hdrs = curl_slist_append(sd.hdrs, "Content-Type: application/x-protobuf");
-    sd.hdrs = curl_slist_append(sd.hdrs, "X-Prometheus-Remote-Write-Version: 0.1.0");
-    sd.hdrs = curl_slist_append(sd.hdrs, "User-Agent: demo_gen/1");
-    sd.hdrs = curl_slist_append(sd.hdrs, "Expect:");
+    sd.hdrs = rw_headers("demo_gen/1");
     curl_easy_setopt(sd.curl, CURLOPT_HTTPHEADER, sd.hdrs);
     curl_easy_setopt(sd.curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(sd.curl, CURLOPT_WRITEDATA, &sd.resp);

@@ -6,9 +6,8 @@
  * Sends batch after batch of fresh samples to a remote_write receiver, one request per batch, and
  * keeps a log that says exactly which samples the receiver acknowledged, so a script can kill the
  * receiver at any moment and then check that every acknowledged sample survived. The WriteRequest
- * protobuf is encoded by hand (docs/formats/remote-write.md: three small messages) and compressed
- * with snappy's block format (snappy-c.h); the request goes out with libcurl and Prometheus
- * 2.42's headers.
+ * protobuf is encoded by hand and compressed with snappy's block format (rw_encode.h, shared with
+ * demo_gen.c); the request goes out with libcurl and Prometheus 2.42's headers.
  *
  * Batch b (b = --first-batch, first+1, ...) holds, for S = --series and K = --samples:
  *   rw_crash_load_series{series="i"}   i in [0, S): K samples at t = start + b*K + j (j < K)
@@ -32,7 +31,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <snappy-c.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +40,7 @@
 
 #include "common/buf.h"
 #include "common/mem.h"
+#include "rw_encode.h"
 
 /* What the command line asks for. */
 typedef struct load_opts {
@@ -115,65 +114,6 @@ static int parse_args(int argc, char **argv, load_opts_t *o)
     return 0;
 }
 
-/* ---- protobuf encoding (proto3 wire format) ---- */
-
-static int put_uvarint(tw_buf_t *b, uint64_t v)
-{
-    unsigned char tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (unsigned char)v;
-    return tw_buf_append(b, tmp, n);
-}
-
-/* A length-delimited field: tag, length, bytes. */
-static int put_bytes_field(tw_buf_t *b, unsigned field, const void *p, size_t n)
-{
-    if (put_uvarint(b, ((uint64_t)field << 3) | 2) != 0 || put_uvarint(b, n) != 0) {
-        return -1;
-    }
-    return tw_buf_append(b, p, n);
-}
-
-static int put_label(tw_buf_t *ts, const char *name, const char *value)
-{
-    tw_buf_t l;
-    tw_buf_init(&l, 0);
-    int rc = put_bytes_field(&l, 1, name, strlen(name));
-    if (rc == 0) {
-        rc = put_bytes_field(&l, 2, value, strlen(value));
-    }
-    if (rc == 0) {
-        rc = put_bytes_field(ts, 1, l.data, l.len);
-    }
-    tw_buf_fini(&l);
-    return rc;
-}
-
-/* Sample { double value = 1; int64 timestamp = 2; } */
-static int put_sample(tw_buf_t *ts, double v, int64_t t)
-{
-    unsigned char s[1 + 8 + 1 + 10];
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof(bits));
-    s[0] = (1 << 3) | 1; /* fixed64 */
-    for (int i = 0; i < 8; i++) {
-        s[1 + i] = (unsigned char)(bits >> (8 * i));
-    }
-    s[9] = (2 << 3) | 0; /* varint: an int64 is its two's complement as uint64 */
-    size_t n = 10;
-    uint64_t u = (uint64_t)t;
-    while (u >= 0x80) {
-        s[n++] = (unsigned char)(u | 0x80);
-        u >>= 7;
-    }
-    s[n++] = (unsigned char)u;
-    return put_bytes_field(ts, 2, s, n);
-}
-
 /* ---- one batch ---- */
 
 static double sample_value(long batch, long i, long j)
@@ -196,20 +136,20 @@ static long encode_batch(const load_opts_t *o, long b, tw_buf_t *req, FILE *log)
         snprintf(val, sizeof(val), "%ld", fresh ? b : i);
         tw_buf_t ts;
         tw_buf_init(&ts, 0);
-        int rc = put_label(&ts, "__name__", name);
+        int rc = rw_put_label(&ts, "__name__", name);
         if (rc == 0) {
-            rc = put_label(&ts, lname, val);
+            rc = rw_put_label(&ts, lname, val);
         }
         for (long j = 0; rc == 0 && j < o->samples; j++) {
             int64_t t = o->start_ms + (int64_t)b * o->samples + j;
             double v = sample_value(b, i, j);
-            rc = put_sample(&ts, v, t);
+            rc = rw_put_sample(&ts, v, t);
             fprintf(log, "P %ld {__name__=\"%s\", %s=\"%s\"} %" PRId64 " %.17g\n", b, name, lname,
                     val, t, v);
             n++;
         }
         if (rc == 0) {
-            rc = put_bytes_field(req, 1, ts.data, ts.len);
+            rc = rw_put_bytes_field(req, 1, ts.data, ts.len);
         }
         tw_buf_fini(&ts);
         if (rc != 0) {
@@ -279,11 +219,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rw_crash_load: curl_easy_init failed\n");
         goto out;
     }
-    hdrs = curl_slist_append(hdrs, "Content-Encoding: snappy");
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/x-protobuf");
-    hdrs = curl_slist_append(hdrs, "X-Prometheus-Remote-Write-Version: 0.1.0");
-    hdrs = curl_slist_append(hdrs, "User-Agent: rw_crash_load/1");
-    hdrs = curl_slist_append(hdrs, "Expect:");
+    hdrs = rw_headers("rw_crash_load/1");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
@@ -297,13 +233,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "rw_crash_load: cannot encode batch %ld\n", b);
             goto out;
         }
-        size_t need = snappy_max_compressed_length(req.len);
-        if (need > comp_cap) {
-            comp = tw_xrealloc(comp, need);
-            comp_cap = need;
-        }
-        size_t comp_len = comp_cap;
-        if (snappy_compress(req.data, req.len, comp, &comp_len) != SNAPPY_OK) {
+        size_t comp_len = rw_snappy(&req, &comp, &comp_cap);
+        if (comp_len == 0) {
             fprintf(stderr, "rw_crash_load: snappy_compress failed for batch %ld\n", b);
             goto out;
         }
