@@ -173,7 +173,14 @@ unsigned tsdb_chunk_count(const uint8_t *bytes, size_t len)
     return ((unsigned)bytes[0] << 8) | bytes[1];
 }
 
-/* ---- decoding ---- */
+/* ---- decoding ----
+ *
+ * The reader never walks bit by bit: it loads the 8 bytes that hold the next bit (big-endian,
+ * zero-padded past the end of the data) and shifts the bit to the top of a word, which leaves at
+ * least 57 readable bits. A sample's fields are cut out of that word, the bits they used are
+ * counted, and the count is checked against what is left of the data before anything is
+ * committed: a field that would run past the end is an error (TW_EIO), never a read past it.
+ */
 
 void tsdb_xor_iter_init(tsdb_xor_iter_t *it, const uint8_t *data, size_t len)
 {
@@ -188,23 +195,45 @@ void tsdb_xor_iter_init(tsdb_xor_iter_t *it, const uint8_t *data, size_t len)
     it->len_bits = (len - 2) * 8;
 }
 
+/* At least 57 bits from it->pos at the top of the word (bits past the data read as 0). The
+ * caller keeps it->pos <= it->len_bits. */
+static inline uint64_t peek_word(const tsdb_xor_iter_t *it)
+{
+    size_t byte = it->pos >> 3;
+    size_t nbytes = it->len_bits >> 3;
+    const uint8_t *p = it->data + 2 + byte;
+    uint64_t w;
+    if (byte + 8 <= nbytes) {
+        memcpy(&w, p, sizeof(w));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+    } else {
+        w = 0;
+        for (size_t i = 0; byte + i < nbytes; i++) {
+            w |= (uint64_t)p[i] << (56 - 8 * i);
+        }
+    }
+    return w << (it->pos & 7);
+}
+
+/* Reads nbits (1..64), most significant first. */
 static int get_bits(tsdb_xor_iter_t *it, unsigned nbits, uint64_t *out)
 {
-    if (nbits > it->len_bits - it->pos || it->pos > it->len_bits) {
+    if (it->pos > it->len_bits || nbits > it->len_bits - it->pos) {
         it->err = TW_EIO;
         return -1;
     }
-    uint64_t v = 0;
-    while (nbits > 0) {
-        uint8_t byte = it->data[2 + it->pos / 8];
-        unsigned avail = 8 - (unsigned)(it->pos % 8);
-        unsigned take = nbits < avail ? nbits : avail;
-        uint64_t part = (uint64_t)(byte >> (avail - take)) & ((1u << take) - 1);
-        v = (v << take) | part;
-        it->pos += take;
-        nbits -= take;
+    if (nbits <= 56) {
+        *out = peek_word(it) >> (64 - nbits);
+        it->pos += nbits;
+        return 0;
     }
-    *out = v;
+    uint64_t hi = peek_word(it) >> (64 - (nbits - 32));
+    it->pos += nbits - 32;
+    uint64_t lo = peek_word(it) >> 32;
+    it->pos += 32;
+    *out = (hi << 32) | lo;
     return 0;
 }
 
@@ -230,21 +259,40 @@ static int get_uvarint(tsdb_xor_iter_t *it, uint64_t *out)
     return -1;
 }
 
-static int read_value(tsdb_xor_iter_t *it)
+/* Fails the iterator (the stream ends before a field that needs `need` bits). */
+static inline int short_read(tsdb_xor_iter_t *it, size_t need)
 {
-    uint64_t bit;
-    if (get_bits(it, 1, &bit) != 0) {
+    if (need > it->len_bits - it->pos) {
+        it->err = TW_EIO;
         return -1;
     }
-    if (bit == 0) {
+    return 0;
+}
+
+/* The XOR'ed value: '0' (same value), '10' + bits in the previous window, or '11' + 5 bits of
+ * leading zeros + 6 bits of length (0 means 64) + the bits. */
+static inline int read_value(tsdb_xor_iter_t *it)
+{
+    if (short_read(it, 1) != 0) {
+        return -1;
+    }
+    uint64_t w = peek_word(it);
+    if ((w >> 63) == 0) {
+        it->pos += 1;
         return 0;
     }
-    if (get_bits(it, 1, &bit) != 0) {
-        return -1;
-    }
-    if (bit == 1) {
-        uint64_t lz, sig;
-        if (get_bits(it, 5, &lz) != 0 || get_bits(it, 6, &sig) != 0) {
+    unsigned head, sig;
+    if (((w >> 62) & 1) == 0) {
+        if (it->st.leading == 0xff) {
+            it->err = TW_EIO; /* reuse of a window that does not exist */
+            return -1;
+        }
+        head = 2;
+        sig = 64u - it->st.leading - it->st.trailing;
+    } else {
+        unsigned lz = (unsigned)(w >> 57) & 31;
+        sig = (unsigned)(w >> 51) & 63;
+        if (short_read(it, 13) != 0) {
             return -1;
         }
         if (sig == 0) {
@@ -256,21 +304,25 @@ static int read_value(tsdb_xor_iter_t *it)
         }
         it->st.leading = (uint8_t)lz;
         it->st.trailing = (uint8_t)(64 - lz - sig);
-    } else if (it->st.leading == 0xff) {
-        it->err = TW_EIO; /* reuse of a window that does not exist */
+        head = 13;
+    }
+    if (short_read(it, (size_t)head + sig) != 0) {
         return -1;
     }
-    unsigned sig = 64u - it->st.leading - it->st.trailing;
     uint64_t bits;
-    if (get_bits(it, sig, &bits) != 0) {
-        return -1;
+    if (head + sig <= 57) {
+        bits = (w << head) >> (64 - sig);
+        it->pos += head + sig;
+    } else {
+        it->pos += head;
+        (void)get_bits(it, sig, &bits); /* cannot fail: checked above */
     }
-    it->st.vbits ^= sig == 64 ? bits : bits << it->st.trailing;
+    it->st.vbits ^= bits << it->st.trailing;
     return 0;
 }
 
 /* Prometheus' reading of an n-bit dod: values above 1<<(n-1) are negative (see bit_range). */
-static int64_t sign_extend(uint64_t v, unsigned n)
+static inline int64_t sign_extend(uint64_t v, unsigned n)
 {
     if (n < 64 && v > ((uint64_t)1 << (n - 1))) {
         v -= (uint64_t)1 << n;
@@ -278,19 +330,72 @@ static int64_t sign_extend(uint64_t v, unsigned n)
     return (int64_t)v;
 }
 
-bool tsdb_xor_iter_next(tsdb_xor_iter_t *it)
+/* The delta of delta of a sample after the second: '0', '10' + 14 bits, '110' + 17, '1110' +
+ * 20 or '1111' + 64. */
+static inline int read_dod(tsdb_xor_iter_t *it, int64_t *dod)
+{
+    if (short_read(it, 1) != 0) {
+        return -1;
+    }
+    uint64_t w = peek_word(it);
+    if ((w >> 63) == 0) {
+        it->pos += 1;
+        *dod = 0;
+        return 0;
+    }
+    unsigned prefix, width;
+    if (((w >> 62) & 1) == 0) {
+        prefix = 2;
+        width = 14;
+    } else if (((w >> 61) & 1) == 0) {
+        prefix = 3;
+        width = 17;
+    } else if (((w >> 60) & 1) == 0) {
+        prefix = 4;
+        width = 20;
+    } else {
+        if (short_read(it, 4) != 0) {
+            return -1;
+        }
+        it->pos += 4;
+        uint64_t raw;
+        if (get_bits(it, 64, &raw) != 0) {
+            return -1;
+        }
+        *dod = (int64_t)raw;
+        return 0;
+    }
+    if (short_read(it, (size_t)prefix + width) != 0) {
+        return -1;
+    }
+    *dod = sign_extend((w << prefix) >> (64 - width), width);
+    it->pos += prefix + width;
+    return 0;
+}
+
+static inline bool iter_next(tsdb_xor_iter_t *it)
 {
     if (it->err != 0 || it->i >= it->n) {
         return false;
     }
-    if (it->i == 0) {
+    if (it->i >= 2) {
+        int64_t dod;
+        if (read_dod(it, &dod) != 0) {
+            return false;
+        }
+        it->st.tdelta = (int64_t)((uint64_t)it->st.tdelta + (uint64_t)dod);
+        it->st.t = (int64_t)((uint64_t)it->st.t + (uint64_t)it->st.tdelta);
+        if (read_value(it) != 0) {
+            return false;
+        }
+    } else if (it->i == 0) {
         uint64_t u, vb;
         if (get_uvarint(it, &u) != 0 || get_bits(it, 64, &vb) != 0) {
             return false;
         }
         it->st.t = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
         it->st.vbits = vb;
-    } else if (it->i == 1) {
+    } else {
         uint64_t d;
         if (get_uvarint(it, &d) != 0) {
             return false;
@@ -300,34 +405,23 @@ bool tsdb_xor_iter_next(tsdb_xor_iter_t *it)
         if (read_value(it) != 0) {
             return false;
         }
-    } else {
-        unsigned prefix = 0, width = 0;
-        uint64_t bit;
-        while (prefix < 4) {
-            if (get_bits(it, 1, &bit) != 0) {
-                return false;
-            }
-            if (bit == 0) {
-                break;
-            }
-            prefix++;
-        }
-        static const unsigned widths[] = {0, 14, 17, 20, 64};
-        width = widths[prefix];
-        int64_t dod = 0;
-        if (width > 0) {
-            uint64_t raw;
-            if (get_bits(it, width, &raw) != 0) {
-                return false;
-            }
-            dod = sign_extend(raw, width);
-        }
-        it->st.tdelta = (int64_t)((uint64_t)it->st.tdelta + (uint64_t)dod);
-        it->st.t = (int64_t)((uint64_t)it->st.t + (uint64_t)it->st.tdelta);
-        if (read_value(it) != 0) {
-            return false;
-        }
     }
     it->i++;
     return true;
+}
+
+bool tsdb_xor_iter_next(tsdb_xor_iter_t *it)
+{
+    return iter_next(it);
+}
+
+size_t tsdb_xor_iter_decode(tsdb_xor_iter_t *it, int64_t *t, uint64_t *vbits, size_t max)
+{
+    size_t k = 0;
+    while (k < max && iter_next(it)) {
+        t[k] = it->st.t;
+        vbits[k] = it->st.vbits;
+        k++;
+    }
+    return k;
 }

@@ -68,6 +68,12 @@ typedef struct tsdb_xor_iter {
 void tsdb_xor_iter_init(tsdb_xor_iter_t *it, const uint8_t *data, size_t len);
 /* Decodes the next sample into it->st.t / it->st.vbits. false at the end or on error. */
 bool tsdb_xor_iter_next(tsdb_xor_iter_t *it);
+/*
+ * Decodes up to max further samples into t[] / vbits[] (the same samples tsdb_xor_iter_next()
+ * would give, in a tight loop) and returns how many. Fewer than max means the chunk ended or
+ * was found malformed (it->err).
+ */
+size_t tsdb_xor_iter_decode(tsdb_xor_iter_t *it, int64_t *t, uint64_t *vbits, size_t max);
 
 /* ---- tsdb_postings.c: sorted uint64 id lists. Pure. ---- */
 

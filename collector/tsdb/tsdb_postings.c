@@ -7,8 +7,9 @@
  * union of the lists of the values it accepts (or, for matchers that accept the empty value, a
  * list to subtract). Intersection walks the shorter list and gallops (exponential then binary
  * search) through the longer one, so `{__name__="x", pod="y"}` costs O(small * log big) rather
- * than O(big). Union of k lists is a k-way merge through a small binary heap; subtraction is a
- * linear merge.
+ * than O(big). Union of k lists is a k-way merge through a small binary heap or, when the ids
+ * are dense enough (the usual case: ids are handed out in order), a bitmap over the span of ids
+ * that is set and then read out word by word; subtraction is a linear merge.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,14 @@ void tsdb_postings_remove(tsdb_postings_t *p, uint64_t id)
     }
 }
 
+/* Reserves room for n ids in p. */
+static void reserve(tsdb_postings_t *p, size_t n)
+{
+    if (n > p->cap) {
+        tw_grow((void **)&p->ids, &p->cap, n, sizeof(*p->ids));
+    }
+}
+
 /* First index >= id at or after lo, galloping from lo. */
 static size_t gallop(const uint64_t *ids, size_t lo, size_t n, uint64_t id)
 {
@@ -91,21 +100,24 @@ void tsdb_postings_intersect(const tsdb_postings_t *a, const tsdb_postings_t *b,
         a = b;
         b = t;
     }
-    size_t j = 0;
+    reserve(out, a->n);
+    size_t j = 0, k = 0;
     for (size_t i = 0; i < a->n && j < b->n; i++) {
         j = gallop(b->ids, j, b->n, a->ids[i]);
         if (j < b->n && b->ids[j] == a->ids[i]) {
-            tsdb_postings_push(out, a->ids[i]);
+            out->ids[k++] = a->ids[i];
             j++;
         }
     }
+    out->n = k;
 }
 
 void tsdb_postings_subtract(const tsdb_postings_t *a, const tsdb_postings_t *b,
                             tsdb_postings_t *out)
 {
     out->n = 0;
-    size_t j = 0;
+    reserve(out, a->n);
+    size_t j = 0, k = 0;
     for (size_t i = 0; i < a->n; i++) {
         while (j < b->n && b->ids[j] < a->ids[i]) {
             j++;
@@ -113,8 +125,9 @@ void tsdb_postings_subtract(const tsdb_postings_t *a, const tsdb_postings_t *b,
         if (j < b->n && b->ids[j] == a->ids[i]) {
             continue;
         }
-        tsdb_postings_push(out, a->ids[i]);
+        out->ids[k++] = a->ids[i];
     }
+    out->n = k;
 }
 
 typedef struct {
@@ -143,13 +156,64 @@ static void sift_down(heap_ent_t *h, size_t n, size_t i)
     }
 }
 
+/*
+ * The bitmap union when the span of ids [lo, hi] costs at most about as many words as there are
+ * ids: every id sets a bit, the words are read out in order. Returns false when not worth it.
+ */
+static bool union_bitmap(const tsdb_postings_t *const *lists, size_t k, tsdb_postings_t *out)
+{
+    uint64_t lo = UINT64_MAX, hi = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < k; i++) {
+        const tsdb_postings_t *l = lists[i];
+        if (l->n == 0) {
+            continue;
+        }
+        lo = l->ids[0] < lo ? l->ids[0] : lo;
+        hi = l->ids[l->n - 1] > hi ? l->ids[l->n - 1] : hi;
+        total += l->n;
+    }
+    if (total == 0) {
+        return true;
+    }
+    uint64_t words = ((hi - lo) >> 6) + 1;
+    if (words > (uint64_t)total * 2 + 64) {
+        return false;
+    }
+    uint64_t *bits = tw_xcalloc((size_t)words, sizeof(*bits));
+    for (size_t i = 0; i < k; i++) {
+        const tsdb_postings_t *l = lists[i];
+        for (size_t j = 0; j < l->n; j++) {
+            uint64_t d = l->ids[j] - lo;
+            bits[d >> 6] |= UINT64_C(1) << (d & 63);
+        }
+    }
+    reserve(out, total);
+    size_t n = 0;
+    for (uint64_t w = 0; w < words; w++) {
+        uint64_t b = bits[w];
+        while (b != 0) {
+            out->ids[n++] = lo + (w << 6) + (uint64_t)__builtin_ctzll(b);
+            b &= b - 1;
+        }
+    }
+    out->n = n;
+    free(bits);
+    return true;
+}
+
 void tsdb_postings_union(const tsdb_postings_t *const *lists, size_t k, tsdb_postings_t *out)
 {
     out->n = 0;
     if (k == 1) {
-        for (size_t i = 0; i < lists[0]->n; i++) {
-            tsdb_postings_push(out, lists[0]->ids[i]);
+        reserve(out, lists[0]->n);
+        if (lists[0]->n > 0) {
+            memcpy(out->ids, lists[0]->ids, lists[0]->n * sizeof(*out->ids));
         }
+        out->n = lists[0]->n;
+        return;
+    }
+    if (k > 2 && union_bitmap(lists, k, out)) {
         return;
     }
     heap_ent_t *h = tw_xmalloc((k == 0 ? 1 : k) * sizeof(*h));

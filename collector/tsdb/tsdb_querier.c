@@ -11,6 +11,8 @@
  * iterator collects the chunk views of all sources; when they do not overlap (the normal case)
  * it decodes them one after the other, else (overlapping blocks before their vertical
  * compaction) it decodes everything into one sorted array; equal timestamps are returned once.
+ * A chunk is decoded whole, in one tight loop, into the iterator's sample arrays; next() and
+ * seek() then walk those arrays, and seek() skips chunks that end before its time undecoded.
  *
  * A querier registers as a reader so head truncation cannot free series under it. An iterator is
  * a snapshot taken under the series' stripe lock: pointers to the closed (immutable) chunks that
@@ -72,9 +74,12 @@ struct tw_tsdb_iter {
     size_t nchunks, chunks_cap, ci;
     uint8_t *head_copy;
     size_t head_cap;
-    tsdb_xor_iter_t xi;
-    bool xi_valid;
-    int64_t lo; /* of the view being decoded */
+    int64_t *dt; /* the decoded samples of the current chunk view: dt[di..dn) are left */
+    uint64_t *dv;
+    size_t dn, di, dcap;
+    int derr;         /* the decode error to report once dt[] is used up (0: none) */
+    int64_t lo;       /* of the view being decoded */
+    int64_t cur_maxt; /* of the view being decoded */
     tsdb_sample_t *ooo;
     size_t nooo, ooo_cap, oi;
     bool has_c; /* lookahead from the chunks */
@@ -177,10 +182,34 @@ typedef struct cand {
     uint64_t id;
 } cand_t;
 
+/*
+ * tw_labels_compare() with a shortcut for the head's interned strings: equal pointers are equal
+ * strings, so most names and many values compare without strcmp.
+ */
+static int labels_cmp(const tw_label_t *a, size_t na, const tw_label_t *b, size_t nb)
+{
+    size_t n = na < nb ? na : nb;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].name != b[i].name) {
+            int c = strcmp(a[i].name, b[i].name);
+            if (c != 0) {
+                return c;
+            }
+        }
+        if (a[i].value != b[i].value) {
+            int c = strcmp(a[i].value, b[i].value);
+            if (c != 0) {
+                return c;
+            }
+        }
+    }
+    return na < nb ? -1 : (na > nb ? 1 : 0);
+}
+
 static int cmp_cand(const void *a, const void *b)
 {
     const cand_t *x = a, *y = b;
-    int c = tw_labels_compare(x->l, x->nl, y->l, y->nl);
+    int c = labels_cmp(x->l, x->nl, y->l, y->nl);
     if (c != 0) {
         return c;
     }
@@ -243,7 +272,12 @@ tw_tsdb_series_set_t *tw_tsdb_select(tw_tsdb_querier_t *q, const tw_matcher_t *m
         }
     }
     tsdb_postings_fini(&p);
-    if (nc > 1) {
+    /* The head's postings are in id order, which often is label order already. */
+    bool sorted = true;
+    for (size_t i = 1; i < nc && sorted; i++) {
+        sorted = cmp_cand(&c[i - 1], &c[i]) <= 0;
+    }
+    if (!sorted) {
         qsort(c, nc, sizeof(*c), cmp_cand);
     }
     tw_tsdb_series_set_t *set = tw_xcalloc(1, sizeof(*set));
@@ -252,7 +286,7 @@ tw_tsdb_series_set_t *tw_tsdb_select(tw_tsdb_querier_t *q, const tw_matcher_t *m
     set->src = tw_xmalloc((nc + 1) * sizeof(*set->src));
     for (size_t i = 0; i < nc; i++) {
         mser_t *m = set->n > 0 ? &set->s[set->n - 1] : NULL;
-        if (m == NULL || tw_labels_compare(m->l, m->nl, c[i].l, c[i].nl) != 0) {
+        if (m == NULL || labels_cmp(m->l, m->nl, c[i].l, c[i].nl) != 0) {
             m = &set->s[set->n++];
             *m = (mser_t){c[i].l, c[i].nl, NULL, set->nsrc, 0};
         }
@@ -378,7 +412,9 @@ tw_tsdb_iter_t *tw_tsdb_series_set_iter(tw_tsdb_series_set_t *set, tw_tsdb_iter_
     it->mint = q->mint;
     it->maxt = q->maxt;
     it->nchunks = it->ci = it->nooo = it->oi = 0;
-    it->xi_valid = it->has_c = it->started = it->any_c = false;
+    it->dn = it->di = 0;
+    it->derr = 0;
+    it->has_c = it->started = it->any_c = false;
     it->err = 0;
     const mser_t *m = current(set);
     if (m == NULL) {
@@ -449,33 +485,50 @@ tw_tsdb_iter_t *tw_tsdb_series_set_iter(tw_tsdb_series_set_t *set, tw_tsdb_iter_
     return it;
 }
 
+/* Decodes the next chunk view whole into dt[] / dv[]. */
+static void decode_view(tw_tsdb_iter_t *it)
+{
+    const chunk_view_t *v = &it->chunks[it->ci++];
+    tsdb_xor_iter_t xi;
+    tsdb_xor_iter_init(&xi, v->data, v->len);
+    if (xi.n > it->dcap) {
+        it->dcap = xi.n;
+        it->dt = tw_xrealloc(it->dt, it->dcap * sizeof(*it->dt));
+        it->dv = tw_xrealloc(it->dv, it->dcap * sizeof(*it->dv));
+    }
+    it->dn = tsdb_xor_iter_decode(&xi, it->dt, it->dv, xi.n);
+    it->di = 0;
+    it->lo = v->lo;
+    it->cur_maxt = v->maxt;
+    if (xi.err != 0) {
+        it->derr = TW_EIO; /* the samples before the damage are still returned */
+    }
+}
+
 /* Fills the chunk lookahead with the next in-range sample. */
 static bool chunk_fill(tw_tsdb_iter_t *it)
 {
     while (!it->has_c) {
-        if (!it->xi_valid) {
+        if (it->di >= it->dn) {
+            if (it->derr != 0) {
+                it->err = it->derr;
+                it->ci = it->nchunks;
+                it->derr = 0;
+            }
             if (it->ci >= it->nchunks) {
                 return false;
             }
-            const chunk_view_t *v = &it->chunks[it->ci++];
-            tsdb_xor_iter_init(&it->xi, v->data, v->len);
-            it->xi_valid = true;
-            it->lo = v->lo;
-        }
-        if (!tsdb_xor_iter_next(&it->xi)) {
-            if (it->xi.err != 0) {
-                it->err = TW_EIO;
-                it->ci = it->nchunks;
-            }
-            it->xi_valid = false;
+            decode_view(it);
             continue;
         }
-        int64_t t = it->xi.st.t;
+        int64_t t = it->dt[it->di];
+        uint64_t vb = it->dv[it->di++];
         if (t < it->mint || t < it->lo || (it->any_c && t <= it->last_ct)) {
             continue;
         }
         if (t > it->maxt) {
-            it->xi_valid = false;
+            it->di = it->dn = 0;
+            it->derr = 0;
             it->ci = it->nchunks;
             return false;
         }
@@ -483,7 +536,7 @@ static bool chunk_fill(tw_tsdb_iter_t *it)
         it->any_c = true;
         it->last_ct = t;
         it->ct = t;
-        it->cv = it->xi.st.vbits;
+        it->cv = vb;
     }
     return true;
 }
@@ -524,15 +577,20 @@ bool tw_tsdb_iter_seek(tw_tsdb_iter_t *it, int64_t t)
     if (it->started && it->t == INT64_MAX) {
         return false;
     }
-    /* Skip whole chunks that end before t. */
+    /* Skip whole chunks that end before t (a decoded one included: its error, if any, is
+     * about samples that are not wanted). */
     if (!it->has_c) {
-        if (it->xi_valid && it->ci > 0 && it->chunks[it->ci - 1].maxt < t) {
-            it->xi_valid = false;
+        if (it->di < it->dn && it->cur_maxt < t) {
+            it->di = it->dn;
+            it->derr = 0;
         }
-        if (!it->xi_valid) {
+        if (it->di >= it->dn && it->derr == 0) {
             while (it->ci < it->nchunks && it->chunks[it->ci].maxt < t) {
                 it->ci++;
             }
+        }
+        while (it->di < it->dn && it->dt[it->di] < t) {
+            it->di++;
         }
     }
     while (it->oi < it->nooo && it->ooo[it->oi].t < t) {
@@ -563,6 +621,8 @@ void tw_tsdb_iter_free(tw_tsdb_iter_t *it)
         return;
     }
     free(it->chunks);
+    free(it->dt);
+    free(it->dv);
     free(it->head_copy);
     free(it->ooo);
     free(it);
