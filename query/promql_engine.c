@@ -557,7 +557,11 @@ typedef struct call_state {
     bool drop_name;    /* range functions other than last_over_time drop the name */
     bool present_only; /* absent_over_time: record presence only */
     int64_t cur_ts;
-    tw_promql_point_t *buf; /* malloc'd scratch: one output series' points (n_steps) */
+    tw_promql_point_t *buf;  /* malloc'd scratch: one output series' points (n_steps) */
+    tw_ev_series_func_t sfn; /* the function's whole-series form, when it can be used */
+    tw_ev_window_t *wins;    /* malloc'd scratch for sfn (n_steps each) */
+    double *wout;
+    bool *whas;
     const char *first_name; /* __name__ of the first input series ("" without one) */
     bool mixed_names;       /* whether input series had different __name__ values */
 } call_state_t;
@@ -595,7 +599,39 @@ static int call_matrix_series(void *arg, tw_ev_labels_t labels, const tw_promql_
     size_t np = 0;
     tw_ev_series_t view = {.m = labels};
     size_t lo = 0, hi = 0;
-    for (size_t j = 0; j < ev->n_steps; j++) {
+    if (cs->sfn != NULL) {
+        /* All windows at once; the sample limit sees the largest window, as it would per step. */
+        size_t nw = 0, widest = 0;
+        for (size_t j = 0; j < ev->n_steps; j++) {
+            int64_t ts = step_ts(ev, j);
+            window_at(ev, &cs->rs, p, n, ts, &lo, &hi);
+            if (hi > lo) {
+                int64_t end = (cs->rs.has_at ? cs->rs.at : ts) - cs->rs.off;
+                cs->wins[nw++] = (tw_ev_window_t){.ts = ts, .end = end, .lo = lo, .hi = hi};
+                widest = hi - lo > widest ? hi - lo : widest;
+            }
+        }
+        if (nw == 0) {
+            return 0;
+        }
+        int rc = tw_ev_samples_add(ev, widest);
+        if (rc != 0) {
+            return rc;
+        }
+        tw_ev_samples_release(ev, widest);
+        view.p = (tw_promql_point_t *)p;
+        view.n = n;
+        rc = cs->sfn(&cs->call, &view, cs->rs.range, cs->wins, nw, cs->wout, cs->whas);
+        if (rc != 0) {
+            return ev->err_code != 0 ? ev->err_code : rc;
+        }
+        for (size_t j = 0; j < nw; j++) {
+            if (cs->whas[j]) {
+                cs->buf[np++] = (tw_promql_point_t){.t = cs->wins[j].ts, .v = cs->wout[j]};
+            }
+        }
+    }
+    for (size_t j = 0; j < ev->n_steps && cs->sfn == NULL; j++) {
         int64_t ts = step_ts(ev, j);
         window_at(ev, &cs->rs, p, n, ts, &lo, &hi);
         if (hi == lo) {
@@ -860,8 +896,17 @@ static int eval_call(tw_ev_t *ev, const tw_promql_expr_t *e, val_t *out)
         }
         return finish_absent_over_time(ev, e, &present, out);
     }
+    cs.sfn = n_args == 1 ? tw_ev_series_func_lookup(name) : NULL;
+    if (cs.sfn != NULL) {
+        cs.wins = tw_xmalloc((ev->n_steps + 1) * sizeof(*cs.wins));
+        cs.wout = tw_xmalloc((ev->n_steps + 1) * sizeof(*cs.wout));
+        cs.whas = tw_xmalloc((ev->n_steps + 1) * sizeof(*cs.whas));
+    }
     int rc = range_source(ev, &cs.rs, call_matrix_series, &cs);
     free(cs.buf);
+    free(cs.wins);
+    free(cs.wout);
+    free(cs.whas);
     if (rc != 0) {
         return rc;
     }

@@ -235,6 +235,29 @@ tw_ev_func_t tw_ev_func_lookup(const char *name);
  */
 void tw_ev_call_range(const tw_ev_call_t *c, size_t i, int64_t *range_ms, int64_t *offset_ms);
 
+/*
+ * One step's window over the points of a range-vector argument, for a whole-series function:
+ * the step time, the window's end (the step time less the offset, or the `@` time less the
+ * offset) and the window's points p[lo..hi) (hi > lo).
+ */
+typedef struct tw_ev_window {
+    int64_t ts;
+    int64_t end;
+    size_t lo, hi;
+} tw_ev_window_t;
+
+/*
+ * The whole-series form of a range-vector function whose only argument is the range vector (an
+ * optional fast path of the engine, same results as calling the tw_ev_func_t once per step):
+ * computes out[j] for each of the nw windows of series s (range_ms long), with has[j] false
+ * where the function gives no sample. Annotations go through c (c->ts may be changed).
+ */
+typedef int (*tw_ev_series_func_t)(tw_ev_call_t *c, const tw_ev_series_t *s, int64_t range_ms,
+                                   const tw_ev_window_t *w, size_t nw, double *out, bool *has);
+
+/* The whole-series form of a function by name, or NULL (then the engine calls it per step). */
+tw_ev_series_func_t tw_ev_series_func_lookup(const char *name);
+
 /* ---- aggregations (promql_aggregate.c) ---- */
 
 /*

@@ -45,6 +45,7 @@
 #include "common/error.h"
 #include "common/mem.h"
 #include "common/regex.h"
+#include "common/timeutil.h"
 #include "query/promql_eval_int.h"
 #include "query/query_int.h"
 
@@ -365,24 +366,18 @@ static void possible_non_counter(tw_ev_call_t *c, const tw_ev_series_t *s, size_
  * zero-point limit before the threshold test, 3.x after it; both scale by one factor
  * (extrapolated interval / sampled interval, divided by the range for rate()).
  */
-static int extrapolated_rate(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n_args,
-                             bool is_counter, bool is_rate)
+/*
+ * extrapolatedRate over the window p[0..n) (n >= 2) ending at range_end, range_ms long.
+ * may_reset false tells that no value of the window drops (the reset scan would add nothing).
+ */
+static double rate_window(const tw_promql_point_t *p, size_t n, int64_t range_start,
+                          int64_t range_end, int64_t range_ms, bool v2, bool is_counter,
+                          bool is_rate, bool may_reset)
 {
-    size_t idx;
-    const tw_ev_series_t *s = range_arg(args, n_args, &idx);
-    if (s == NULL || s->n < 2) {
-        return 0;
-    }
-    int64_t range_ms = 0, off_ms = 0;
-    tw_ev_call_range(c, idx, &range_ms, &off_ms);
-    int64_t range_start = c->ts - (range_ms + off_ms);
-    int64_t range_end = c->ts - off_ms;
-
-    const tw_promql_point_t *p = s->p;
-    size_t last = s->n - 1;
+    size_t last = n - 1;
     double result = p[last].v - p[0].v;
-    if (is_counter) {
-        for (size_t i = 1; i < s->n; i++) {
+    if (is_counter && may_reset) {
+        for (size_t i = 1; i < n; i++) {
             if (p[i].v < p[i - 1].v) {
                 result += p[i - 1].v;
             }
@@ -395,7 +390,7 @@ static int extrapolated_rate(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n_
     double threshold = avg * 1.1;
     double factor;
 
-    if (compat2(c)) {
+    if (v2) {
         if (is_counter && result > 0 && p[0].v >= 0) {
             double to_zero = sampled * (p[0].v / result);
             if (to_zero < to_start) {
@@ -410,34 +405,97 @@ static int extrapolated_rate(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n_
         if (is_rate) {
             factor /= (double)range_ms / 1000;
         }
-        result *= factor;
-    } else {
-        if (to_start >= threshold) {
-            to_start = avg / 2;
-        }
-        if (is_counter) {
-            double to_zero = to_start;
-            if (result > 0 && p[0].v >= 0) {
-                to_zero = sampled * (p[0].v / result);
-            }
-            if (to_zero < to_start) {
-                to_start = to_zero;
-            }
-        }
-        if (to_end >= threshold) {
-            to_end = avg / 2;
-        }
-        factor = (sampled + to_start + to_end) / sampled;
-        if (is_rate) {
-            factor /= (double)range_ms / 1000;
-        }
-        result *= factor;
+        return result * factor;
     }
-    emit_range(c, s, result);
+    if (to_start >= threshold) {
+        to_start = avg / 2;
+    }
+    if (is_counter) {
+        double to_zero = to_start;
+        if (result > 0 && p[0].v >= 0) {
+            to_zero = sampled * (p[0].v / result);
+        }
+        if (to_zero < to_start) {
+            to_start = to_zero;
+        }
+    }
+    if (to_end >= threshold) {
+        to_end = avg / 2;
+    }
+    factor = (sampled + to_start + to_end) / sampled;
+    if (is_rate) {
+        factor /= (double)range_ms / 1000;
+    }
+    return result * factor;
+}
+
+static int extrapolated_rate(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n_args,
+                             bool is_counter, bool is_rate)
+{
+    size_t idx;
+    const tw_ev_series_t *s = range_arg(args, n_args, &idx);
+    if (s == NULL || s->n < 2) {
+        return 0;
+    }
+    int64_t range_ms = 0, off_ms = 0;
+    tw_ev_call_range(c, idx, &range_ms, &off_ms);
+    int64_t range_start = c->ts - (range_ms + off_ms);
+    int64_t range_end = c->ts - off_ms;
+    emit_range(c, s,
+               rate_window(s->p, s->n, range_start, range_end, range_ms, compat2(c), is_counter,
+                           is_rate, true));
     if (is_counter) {
         possible_non_counter(c, s, idx);
     }
     return 0;
+}
+
+/*
+ * The whole-series form of rate/increase/delta: every window with the same arithmetic as
+ * extrapolated_rate(), and the annotation once per series (annotations are deduplicated).
+ */
+static int series_extrapolated_rate(tw_ev_call_t *c, const tw_ev_series_t *s, int64_t range_ms,
+                                    const tw_ev_window_t *w, size_t nw, double *out, bool *has,
+                                    bool is_counter, bool is_rate)
+{
+    bool v2 = compat2(c), any = false;
+    /* One scan of the series for drops spares every window its own when there is none. */
+    bool may_reset = false;
+    for (size_t i = 1; i < s->n && is_counter && !may_reset; i++) {
+        may_reset = s->p[i].v < s->p[i - 1].v;
+    }
+    for (size_t j = 0; j < nw; j++) {
+        size_t n = w[j].hi - w[j].lo;
+        has[j] = n >= 2;
+        if (n >= 2) {
+            out[j] = rate_window(s->p + w[j].lo, n, w[j].end - range_ms, w[j].end, range_ms, v2,
+                                 is_counter, is_rate, may_reset);
+            any = true;
+        }
+    }
+    if (any && is_counter) {
+        c->ts = w[nw - 1].ts;
+        possible_non_counter(c, s, 0);
+    }
+    return 0;
+}
+
+static int sfn_rate(tw_ev_call_t *c, const tw_ev_series_t *s, int64_t range_ms,
+                    const tw_ev_window_t *w, size_t nw, double *out, bool *has)
+{
+    return series_extrapolated_rate(c, s, range_ms, w, nw, out, has, true, true);
+}
+
+static int sfn_increase(tw_ev_call_t *c, const tw_ev_series_t *s, int64_t range_ms,
+                        const tw_ev_window_t *w, size_t nw, double *out, bool *has)
+{
+    return series_extrapolated_rate(c, s, range_ms, w, nw, out, has, true, false);
+}
+
+static int sfn_delta(tw_ev_call_t *c, const tw_ev_series_t *s, int64_t range_ms,
+                     const tw_ev_window_t *w, size_t nw, double *out, bool *has)
+{
+    return series_extrapolated_rate(c, s, range_ms, w, nw, out, has, false, false);
 }
 
 static int fn_rate(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n)
@@ -654,34 +712,66 @@ static int fn_changes(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n)
         return 0;                                                                                  \
     }
 
-static int fn_avg_over_time(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n)
+/* 2.42's avg_over_time: an incremental mean throughout. */
+static double avg2_window(const tw_promql_point_t *p, size_t n)
 {
-    WINDOW_OR_RETURN(c, args, n, s);
-    if (compat2(c)) {
-        /* 2.42: an incremental mean throughout. */
-        double mean = 0, count = 0, comp = 0;
-        for (size_t i = 0; i < s->n; i++) {
-            double v = s->p[i].v;
-            count++;
-            if (isinf(mean)) {
-                if (isinf(v) && (mean > 0) == (v > 0)) {
-                    continue;
-                }
-                if (!isinf(v) && !isnan(v)) {
-                    continue;
-                }
+    double mean = 0, count = 0, comp = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = p[i].v;
+        count++;
+        if (isinf(mean)) {
+            if (isinf(v) && (mean > 0) == (v > 0)) {
+                continue;
             }
-            mean = kahan_inc(v / count - mean / count, mean, &comp, true);
+            if (!isinf(v) && !isnan(v)) {
+                continue;
+            }
         }
-        emit_range(c, s, isinf(mean) ? mean : mean + comp);
-        return 0;
+        mean = kahan_inc(v / count - mean / count, mean, &comp, true);
     }
-    /* 3.x: a plain Kahan sum divided at the end, switching to an incremental mean only once
-     * the sum would overflow. */
-    double sum = s->p[0].v, count = 1, mean = 0, comp = 0;
+    return isinf(mean) ? mean : mean + comp;
+}
+
+/*
+ * avg2_window() of four windows at once: the same operations in the same order for each (so the
+ * same bits), interleaved so that the four dependency chains of divisions overlap. A window
+ * whose mean is not finite at the end may have taken the infinity branches: it is recomputed
+ * alone.
+ */
+static void avg2_window_x4(const tw_promql_point_t *const p[4], const size_t n[4], double out[4])
+{
+    double mean[4] = {0, 0, 0, 0}, comp[4] = {0, 0, 0, 0}, count = 0;
+    size_t common = n[0];
+    for (int k = 1; k < 4; k++) {
+        common = n[k] < common ? n[k] : common;
+    }
+    for (size_t i = 0; i < common; i++) {
+        count++;
+        for (int k = 0; k < 4; k++) {
+            mean[k] = kahan_inc(p[k][i].v / count - mean[k] / count, mean[k], &comp[k], true);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        double cnt = count;
+        for (size_t i = common; i < n[k]; i++) {
+            cnt++;
+            mean[k] = kahan_inc(p[k][i].v / cnt - mean[k] / cnt, mean[k], &comp[k], true);
+        }
+        out[k] = mean[k] + comp[k];
+        if (!isfinite(mean[k]) || !isfinite(out[k])) {
+            out[k] = avg2_window(p[k], n[k]);
+        }
+    }
+}
+
+/* 3.x's avg_over_time: a plain Kahan sum divided at the end, switching to an incremental mean
+ * only once the sum would overflow. */
+static double avg3_window(const tw_promql_point_t *p, size_t n)
+{
+    double sum = p[0].v, count = 1, mean = 0, comp = 0;
     bool incremental = false;
-    for (size_t i = 1; i < s->n; i++) {
-        double v = s->p[i].v;
+    for (size_t i = 1; i < n; i++) {
+        double v = p[i].v;
         count = (double)(i + 1);
         if (!incremental) {
             double nc = comp;
@@ -700,7 +790,39 @@ static int fn_avg_over_time(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n)
         mean = kahan_inc(v / count, q * mean, &qc, false);
         comp = qc;
     }
-    emit_range(c, s, incremental ? mean + comp : sum / count + comp / count);
+    return incremental ? mean + comp : sum / count + comp / count;
+}
+
+static int fn_avg_over_time(tw_ev_call_t *c, const tw_ev_arg_t *args, size_t n)
+{
+    WINDOW_OR_RETURN(c, args, n, s);
+    emit_range(c, s, compat2(c) ? avg2_window(s->p, s->n) : avg3_window(s->p, s->n));
+    return 0;
+}
+
+static int sfn_avg_over_time(tw_ev_call_t *c, const tw_ev_series_t *s, int64_t range_ms,
+                             const tw_ev_window_t *w, size_t nw, double *out, bool *has)
+{
+    (void)range_ms;
+    size_t j = 0;
+    if (compat2(c)) {
+        for (; j + 4 <= nw; j += 4) {
+            const tw_promql_point_t *p[4];
+            size_t n[4];
+            for (int k = 0; k < 4; k++) {
+                p[k] = s->p + w[j + k].lo;
+                n[k] = w[j + k].hi - w[j + k].lo;
+                has[j + k] = true;
+            }
+            avg2_window_x4(p, n, out + j);
+        }
+    }
+    for (; j < nw; j++) {
+        const tw_promql_point_t *p = s->p + w[j].lo;
+        size_t n = w[j].hi - w[j].lo;
+        out[j] = compat2(c) ? avg2_window(p, n) : avg3_window(p, n);
+        has[j] = true;
+    }
     return 0;
 }
 
@@ -1100,17 +1222,6 @@ static bool is_leap(int64_t y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-/* Days since 1970-01-01 of year-month-day (Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* The UTC calendar fields of Unix time sec (like Go's time.Unix(sec, 0).UTC()). */
 static civil_t civil_from_unix(int64_t sec)
 {
@@ -1130,7 +1241,7 @@ static civil_t civil_from_unix(int64_t sec)
     cv.day = (int)(doy - (153 * mp + 2) / 5 + 1);
     cv.month = (int)(mp < 10 ? mp + 3 : mp - 9);
     cv.year = yoe + era * 400 + (cv.month <= 2);
-    cv.yday = (int)(days - days_from_civil(cv.year, 1, 1) + 1);
+    cv.yday = (int)(days - tw_days_from_civil(cv.year, 1, 1) + 1);
     return cv;
 }
 
@@ -2042,6 +2153,27 @@ static const struct {
     {"vector", fn_vector},
     {"year", fn_year},
 };
+
+static const struct {
+    const char *name;
+    tw_ev_series_func_t fn;
+} series_funcs[] = {
+    /* Sorted by name. */
+    {"avg_over_time", sfn_avg_over_time},
+    {"delta", sfn_delta},
+    {"increase", sfn_increase},
+    {"rate", sfn_rate},
+};
+
+tw_ev_series_func_t tw_ev_series_func_lookup(const char *name)
+{
+    for (size_t i = 0; i < sizeof(series_funcs) / sizeof(series_funcs[0]); i++) {
+        if (strcmp(name, series_funcs[i].name) == 0) {
+            return series_funcs[i].fn;
+        }
+    }
+    return NULL;
+}
 
 tw_ev_func_t tw_ev_func_lookup(const char *name)
 {
