@@ -11,13 +11,15 @@
  * `status_mu` guards what other threads read (the published status of each autoscaler, the
  * decision rings, the counters, the autoscaler list itself) and is held only to copy in or
  * out. `wake_mu` + `wake` put the thread to sleep and wake it for stop and configure. Order:
- * run_mu, then status_mu.
+ * run_mu, then status_mu. `leader_until_ms` is an atomic outside every lock, for
+ * tw_autoscale_loop_is_leader().
  */
 #include "autoscale_loop.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +123,13 @@ struct tw_autoscale_loop {
     tw_hpa_controller_config_t ctl;
     tw_kube_client_t *lease_client;
     tw_kube_lease_t *lease;
+    int64_t renew_deadline_ms; /* of the Lease: how long a renewal keeps us leader */
     int max_conflicts;
+
+    /* Until when (ms since epoch) this replica counts as leader: INT64_MAX without election, 0
+     * when not leader, else the last successful renewal + renew deadline. Written under
+     * run_mu, read by anyone. */
+    _Atomic int64_t leader_until_ms;
 
     /* status_mu */
     as_hpa_t **hpas;
@@ -369,10 +377,19 @@ static bool leader_check(tw_autoscale_loop_t *l, int64_t now_ms)
     tw_error_t err;
     tw_error_clear(&err);
     int rc = 0;
+    bool ticked = false;
     if (now_ms >= tw_kube_lease_next_ms(l->lease)) {
         rc = tw_kube_lease_tick(l->lease, l->lease_client, now_ms, &leader, &err);
+        ticked = true;
     } else {
         leader = tw_kube_lease_is_leader(l->lease, now_ms);
+    }
+    /* Mirror the Lease's own deadline: a successful round that leaves us holding it is a
+     * renewal at now_ms; a round that failed or was skipped keeps the previous deadline. */
+    if (!leader) {
+        atomic_store(&l->leader_until_ms, 0);
+    } else if (ticked && rc == 0) {
+        atomic_store(&l->leader_until_ms, now_ms + l->renew_deadline_ms);
     }
     pthread_mutex_lock(&l->wake_mu);
     l->lease_next_ms = tw_kube_lease_next_ms(l->lease);
@@ -933,6 +950,7 @@ tw_autoscale_loop_t *tw_autoscale_loop_new(void)
     l->sync_ms = 5000;
     l->leader = true;
     tw_strlcpy(l->driver_name, "none", sizeof(l->driver_name));
+    atomic_init(&l->leader_until_ms, INT64_MAX);
     return l;
 }
 
@@ -960,6 +978,7 @@ int tw_autoscale_loop_configure(tw_autoscale_loop_t *l, const tw_config_t *c,
     tw_kube_lease_t *old_lease = l->lease;
     /* Give up a Lease we hold when election settings change, so a peer takes over at once. */
     if (old_lease != NULL && old_client != NULL) {
+        atomic_store(&l->leader_until_ms, 0);
         (void)tw_kube_lease_release(old_lease, old_client, tw_now_ms(), NULL);
     }
     pthread_mutex_lock(&l->status_mu);
@@ -998,6 +1017,9 @@ int tw_autoscale_loop_configure(tw_autoscale_loop_t *l, const tw_config_t *c,
     l->reads = reads;
     l->lease_client = lclient;
     l->lease = lease;
+    l->renew_deadline_ms = c->autoscaling.leader_election.renew_deadline_ms;
+    /* A new Lease is not held until its first round (run at once, see below). */
+    atomic_store(&l->leader_until_ms, lease == NULL ? INT64_MAX : 0);
     l->max_conflicts = (int)c->autoscaling.driver.max_conflicts;
     tw_hpa_controller_config_init(&l->ctl);
     l->ctl.calc.tolerances.scale_down = c->autoscaling.controller.tolerance;
@@ -1060,11 +1082,18 @@ void tw_autoscale_loop_stop(tw_autoscale_loop_t *l)
     pthread_mutex_lock(&l->run_mu);
     if (l->lease != NULL && l->lease_client != NULL) {
         tw_error_t err;
+        atomic_store(&l->leader_until_ms, 0);
         if (tw_kube_lease_release(l->lease, l->lease_client, tw_now_ms(), &err) != 0) {
             tw_log(TW_LOG_WARN, "autoscaler", "Cannot release the Lease", "err", err.msg, NULL);
         }
     }
     pthread_mutex_unlock(&l->run_mu);
+}
+
+bool tw_autoscale_loop_is_leader(tw_autoscale_loop_t *l)
+{
+    int64_t until = atomic_load(&l->leader_until_ms);
+    return until == INT64_MAX || (until != 0 && tw_now_ms() < until);
 }
 
 void tw_autoscale_loop_free(tw_autoscale_loop_t *l)

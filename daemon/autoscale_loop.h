@@ -20,9 +20,14 @@
  * the last autoscaling.max_decisions decisions per HPA with their inputs (pods, metric values,
  * queries), which GET /api/v1/autoscalers shows.
  *
+ * The Lease is renewed on its own retry period, between passes and whether or not any HPA is
+ * configured, so the vertical autoscaler (which has no Lease of its own) can follow it through
+ * tw_autoscale_loop_is_leader().
+ *
  * Thread model: new/configure/start/stop/free from the controlling (main) thread; the loop
  * runs its passes on its own thread; collect_metrics, status_json and run_once from any thread
- * (they take the status lock only briefly; run_once waits for a pass in progress).
+ * (they take the status lock only briefly; run_once waits for a pass in progress);
+ * is_leader from any thread, without a lock.
  */
 #ifndef TW_DAEMON_AUTOSCALE_LOOP_H
 #define TW_DAEMON_AUTOSCALE_LOOP_H
@@ -67,6 +72,16 @@ void tw_autoscale_loop_stop(tw_autoscale_loop_t *l);
 
 /* Stops and frees. NULL is a no-op. */
 void tw_autoscale_loop_free(tw_autoscale_loop_t *l);
+
+/*
+ * Whether this replica may act on workloads now: true when leader election is off; with it,
+ * true while the Lease this loop runs is held, i.e. until the renew deadline after the last
+ * successful renewal (client-go's notion), so a loop thread that stalls stops counting as leader
+ * on time. The one Lease of the process: the VPA loop asks here (tw_vpa_loop_set_leader) rather
+ * than running its own election. Lock-free (an atomic), callable from any thread; reads the
+ * clock.
+ */
+bool tw_autoscale_loop_is_leader(tw_autoscale_loop_t *l);
 
 /*
  * Adds the autoscaler families to out: tidewatch_autoscaler_desired_replicas,

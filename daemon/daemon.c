@@ -343,6 +343,12 @@ static int handle_autoscalers(void *ctx, const tw_http_request_t *req, tw_http_r
 
 static void engine_options(const tw_config_t *c, tw_promql_engine_options_t *o);
 
+/* A tw_vpa_leader_fn: the VPA updater follows the autoscaler loop's Lease (ctx: that loop). */
+static bool vpa_leader(void *ctx)
+{
+    return tw_autoscale_loop_is_leader(ctx);
+}
+
 /*
  * Starts, moves or stops the VPA admission webhook's listener to match
  * c->autoscaling.admission_webhook. An unchanged setting keeps the running listener (and its
@@ -940,6 +946,7 @@ tw_daemon_t *tw_daemon_new(const tw_daemon_options_t *o, tw_error_t *err)
     d->vpa = tw_vpa_loop_new();
     d->vpa_webhook = tw_vpa_webhook_new(d->vpa);
     tw_vpa_loop_set_webhook(d->vpa, tw_vpa_webhook_ready, d->vpa_webhook);
+    tw_vpa_loop_set_leader(d->vpa, vpa_leader, d->autoscale);
 
     tw_log(TW_LOG_INFO, "daemon", "Loading configuration file", "filename",
            d->config_file != NULL ? d->config_file : "<default>", NULL);
@@ -1389,6 +1396,7 @@ void tw_daemon_free(tw_daemon_t *d)
     tw_remote_write_handler_free(d->rw_retiring);
     tw_remote_write_handler_free(rw);
     tw_scrape_manager_free(scrape);
+    tw_vpa_loop_stop(d->vpa); /* its thread calls the webhook and Lease checks freed below */
     tw_autoscale_loop_free(d->autoscale); /* queries the TSDB: before it closes */
     tw_vpa_webhook_free(d->vpa_webhook);  /* its handler reads the loop's recommendations */
     free(d->vpa_webhook_key);

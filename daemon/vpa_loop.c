@@ -11,6 +11,11 @@
  * them. Series are grouped `by (namespace, pod, container)` in the queries, so a container
  * restarted under a new cgroup id continues the same state.
  *
+ * Leadership: the updater step of each VPA first asks the leader hook (the HPA loop's Lease,
+ * tw_autoscale_loop_is_leader in the daemon); a replica that is not the leader skips only that
+ * step, so its histograms, checkpoints and published recommendations stay current for its own
+ * admission webhook and for the moment it takes over.
+ *
  * Locks: run_mu is held by a pass and by configure; status_mu guards what other threads read
  * (published recommendations, counters) and is held only to copy; wake_mu + wake put the thread
  * to sleep. Order: run_mu, then status_mu.
@@ -111,11 +116,16 @@ struct tw_vpa_loop {
     char cp_dir[4096]; /* "" : no checkpoints */
     tw_vpa_webhook_ready_fn webhook;
     void *webhook_ctx;
+    tw_vpa_leader_fn leader;
+    void *leader_ctx;
+    char lease[256]; /* autoscaling.leader_election.name, for the log */
+    int leader_seen; /* the last answer of the leader check: -1 none yet, 0 no, 1 yes */
     /* status_mu */
     vstate_t **vpas;
     size_t n_vpas;
     uint64_t passes, query_errors, cp_read_errors, cp_write_errors;
     int64_t last_pass_ms;
+    bool pub_leader; /* the last answer of the leader check (true before any) */
 };
 
 /* ---- model state -------------------------------------------------------------------------- */
@@ -1046,6 +1056,28 @@ static void update_pods(tw_vpa_loop_t *l, vstate_t *vs, const tw_orch_pod_list_t
     vs->n_logged = keep;
 }
 
+/*
+ * The updater's leader check (run_mu held): asks the hook, logs each change of the answer once
+ * and publishes it. A first answer of "leader" is not logged: without election there is nothing
+ * to say, and with it the HPA loop already logs acquiring the Lease.
+ */
+static bool updater_is_leader(tw_vpa_loop_t *l)
+{
+    bool leader = l->leader == NULL || l->leader(l->leader_ctx);
+    if ((leader ? 1 : 0) != l->leader_seen && (l->leader_seen >= 0 || !leader)) {
+        tw_log(TW_LOG_INFO, COMPONENT,
+               leader ? "Became leader: the VPA updater acts from this replica"
+                      : "Not the leader: the VPA updater waits",
+               /* no lease key without election: a NULL key ends the pairs */
+               l->lease[0] != '\0' ? "lease" : NULL, l->lease, NULL);
+    }
+    l->leader_seen = leader ? 1 : 0;
+    pthread_mutex_lock(&l->status_mu);
+    l->pub_leader = leader;
+    pthread_mutex_unlock(&l->status_mu);
+    return leader;
+}
+
 /* ---- one pass ----------------------------------------------------------------------------- */
 
 /* Warns once about containerPolicies naming containers no pod runs. */
@@ -1146,7 +1178,7 @@ static int vpa_pass(tw_vpa_loop_t *l, vstate_t *vs, int64_t now_ms)
     tw_vpa_loop_rec_t *pub = tw_xcalloc(vs->n_aggs > 0 ? vs->n_aggs : 1, sizeof(*pub));
     size_t n_pub = recommend(l, vs, pub);
     cp_save_all(l, vs);
-    if (have_pods) {
+    if (have_pods && updater_is_leader(l)) {
         update_pods(l, vs, &pl, &scale, pub, n_pub, now_ms);
     }
     pthread_mutex_lock(&l->status_mu);
@@ -1292,6 +1324,8 @@ tw_vpa_loop_t *tw_vpa_loop_new(void)
     tw_vpa_options_init(&l->opts);
     tw_vpa_estimators_init(&l->est, &l->opts.rec);
     l->interval_ms = l->opts.interval_ms;
+    l->leader_seen = -1;
+    l->pub_leader = true;
     return l;
 }
 
@@ -1349,6 +1383,9 @@ int tw_vpa_loop_configure(tw_vpa_loop_t *l, const tw_config_t *c, const tw_query
     l->reads = reads;
     l->pods_by_prefix =
         driver == NULL || (strcmp(tw_orch_driver_name(driver), "dryrun") == 0 && reads == NULL);
+    tw_strlcpy(l->lease,
+               c->autoscaling.leader_election.enabled ? c->autoscaling.leader_election.name : "",
+               sizeof(l->lease));
     l->cp_dir[0] = '\0';
     if (c->storage.path != NULL && c->storage.path[0] != '\0') {
         snprintf(l->cp_dir, sizeof(l->cp_dir), "%s/vpa", c->storage.path);
@@ -1369,6 +1406,15 @@ void tw_vpa_loop_set_webhook(tw_vpa_loop_t *l, tw_vpa_webhook_ready_fn fn, void 
     pthread_mutex_lock(&l->run_mu);
     l->webhook = fn;
     l->webhook_ctx = ctx;
+    pthread_mutex_unlock(&l->run_mu);
+}
+
+void tw_vpa_loop_set_leader(tw_vpa_loop_t *l, tw_vpa_leader_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&l->run_mu);
+    l->leader = fn;
+    l->leader_ctx = ctx;
+    l->leader_seen = -1;
     pthread_mutex_unlock(&l->run_mu);
 }
 
@@ -1452,6 +1498,11 @@ void tw_vpa_loop_collect_metrics(tw_vpa_loop_t *l, tw_mset_t *out)
                                         "VPA passes that failed to read container usage.", NULL);
     tw_mfamily_t *passes = tw_mset_family(out, "tidewatch_vpa_passes_total", TW_MTYPE_COUNTER,
                                           "Recommender passes over all VPAs.", NULL);
+    tw_mfamily_t *leader = tw_mset_family(
+        out, "tidewatch_vpa_updater_leader", TW_MTYPE_GAUGE,
+        "1 when the VPA updater acts from this replica (holds the autoscaling Lease, or no "
+        "election); 0 while it waits and only recommends.",
+        NULL);
     tw_mfamily_t *last =
         tw_mset_family(out, "tidewatch_vpa_last_pass_timestamp_seconds", TW_MTYPE_GAUGE,
                        "When the last recommender pass ran, in seconds since the epoch.", NULL);
@@ -1486,6 +1537,7 @@ void tw_vpa_loop_collect_metrics(tw_vpa_loop_t *l, tw_mset_t *out)
     tw_mset_add(out, cperr, NULL, wr, 1, (double)l->cp_write_errors, TW_NO_TIMESTAMP);
     tw_mset_add(out, qerr, NULL, NULL, 0, (double)l->query_errors, TW_NO_TIMESTAMP);
     tw_mset_add(out, passes, NULL, NULL, 0, (double)l->passes, TW_NO_TIMESTAMP);
+    tw_mset_add(out, leader, NULL, NULL, 0, l->pub_leader ? 1.0 : 0.0, TW_NO_TIMESTAMP);
     tw_mset_add(out, last, NULL, NULL, 0, (double)l->last_pass_ms / 1000.0, TW_NO_TIMESTAMP);
     pthread_mutex_unlock(&l->status_mu);
 }

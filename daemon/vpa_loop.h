@@ -23,7 +23,11 @@
  *      record): the pure updater logic picks pods and the driver resizes them in place
  *      (pods/resize) or evicts them (the Eviction API); Recreate evicts only while the admission
  *      webhook answers (tw_vpa_loop_set_webhook), otherwise it patches the workload's pod
- *      template once. Every update and every refusal is logged with its reason.
+ *      template once. Every update and every refusal is logged with its reason. Only the
+ *      leader updates (tw_vpa_loop_set_leader: the autoscaling Lease of the HPA loop): a
+ *      replica that is not the leader does steps 1-4 (so its model is warm and its admission
+ *      webhook answers with current recommendations when it takes over) but resizes, evicts
+ *      and patches nothing, as upstream's vpa-updater does nothing without its Lease.
  *
  * Thread model: new/configure/start/stop/free from the controlling thread; passes on the
  * loop's thread; collect_metrics, recommendations_json, find and run_once from any thread.
@@ -65,6 +69,19 @@ typedef bool (*tw_vpa_webhook_ready_fn)(void *ctx);
  * borrowed. Call before start. */
 void tw_vpa_loop_set_webhook(tw_vpa_loop_t *l, tw_vpa_webhook_ready_fn fn, void *ctx);
 
+/* Whether this replica is the leader and its updater may act (called from the loop's thread). */
+typedef bool (*tw_vpa_leader_fn)(void *ctx);
+
+/*
+ * Installs the leader check, asked before each VPA's updater step (fn NULL: always the leader,
+ * as without leader election). While it answers false, recommendations are still computed,
+ * published and checkpointed, but no pod is resized or evicted and no template patched; each
+ * change of the answer is logged once ("Not the leader: the VPA updater waits", "Became
+ * leader: the VPA updater acts from this replica"). ctx is borrowed and must outlive the loop's
+ * thread (stop the loop first). Call before start.
+ */
+void tw_vpa_loop_set_leader(tw_vpa_loop_t *l, tw_vpa_leader_fn fn, void *ctx);
+
 /* Starts the thread (first pass at once). Returns 0 or -errno. */
 int tw_vpa_loop_start(tw_vpa_loop_t *l, tw_error_t *err);
 
@@ -83,6 +100,7 @@ void tw_vpa_loop_free(tw_vpa_loop_t *l);
  * bound: target, lowerBound, upperBound, uncappedTarget), tidewatch_vpa_updater_actions_total{
  * namespace,vpa,action} (action: evict, resize, template_patch, refused, failed),
  * tidewatch_vpa_checkpoint_errors_total{op}, tidewatch_vpa_query_errors_total,
+ * tidewatch_vpa_updater_leader (1 when the last updater step found this replica the leader),
  * tidewatch_vpa_passes_total and tidewatch_vpa_last_pass_timestamp_seconds. Thread-safe.
  */
 void tw_vpa_loop_collect_metrics(tw_vpa_loop_t *l, tw_mset_t *out);

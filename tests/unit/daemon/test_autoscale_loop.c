@@ -4,7 +4,10 @@
  * shell reads the replica count from a file and writes the new one there) and a fake query
  * source answering an External metric. Checks the write, the metrics on /metrics, the hold when
  * the metric source fails (no write, counted), the status JSON, and the autoscaling: config
- * section (defaults, errors with positions).
+ * section (defaults, errors with positions). Leader election runs against a scripted API
+ * server (orch_peer.h) with no HPA at all: the Lease is still acquired, renewed and lost, and
+ * tw_autoscale_loop_is_leader() (what the VPA updater follows) says so, within the renew
+ * deadline of the last renewal only.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,8 +25,10 @@
 #include "common/log.h"
 #include "common/metric_set.h"
 #include "common/query_source.h"
+#include "common/timeutil.h"
 #include "daemon/autoscale_loop.h"
 #include "daemon/config.h"
+#include "tests/unit/orchestrator/orch_peer.h"
 
 #define NOW INT64_C(1700000000000)
 
@@ -173,6 +178,7 @@ static void test_scale_then_hold(void **state)
     fixture_t *f = *state;
     tw_buf_t b;
     tw_buf_init(&b, 1 << 20);
+    assert_true(tw_autoscale_loop_is_leader(f->loop)); /* no election */
 
     /* 900 over a target of 100 per replica: 9, capped at maxReplicas 4. */
     f->fq.value = 900;
@@ -245,6 +251,105 @@ static void test_unreadable_scale(void **state)
         metric(f->loop, "tidewatch_autoscaler_refusals_total", "reason", "FailedGetScale") == 1);
 }
 
+#define LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+#define LEASE_HELD_BY(id, rv)                                                                      \
+    "{\"kind\":\"Lease\",\"apiVersion\":\"coordination.k8s.io/v1\",\"metadata\":{\"name\":"        \
+    "\"tw-test\",\"namespace\":\"kube-system\",\"resourceVersion\":\"" rv "\"},\"spec\":{"         \
+    "\"holderIdentity\":\"" id "\",\"leaseDurationSeconds\":15,\"acquireTime\":"                   \
+    "\"2023-11-14T22:13:20.000000Z\",\"renewTime\":\"2023-11-14T22:13:20.000000Z\","               \
+    "\"leaseTransitions\":0}}"
+#define NOT_FOUND                                                                                  \
+    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","           \
+    "\"message\":\"leases.coordination.k8s.io \\\"tw-test\\\" not "                                \
+    "found\",\"reason\":\"NotFound\","                                                             \
+    "\"code\":404}"
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* With leader election and no HPA the passes still run the Lease (the VPA updater needs it). */
+static void test_lease_without_hpas(void **state)
+{
+    (void)state;
+    peer_resp_t rs[] = {
+        {404, NULL, NOT_FOUND},                  /* GET: no Lease yet */
+        {201, NULL, LEASE_HELD_BY("tw-a", "4")}, /* POST: created, held by us */
+        {200, NULL, LEASE_HELD_BY("tw-a", "4")}, /* GET */
+        {200, NULL, LEASE_HELD_BY("tw-a", "5")}, /* PUT: renewed */
+        {200, NULL, LEASE_HELD_BY("tw-b", "9")}, /* GET: someone else took it */
+    };
+    peer_t *p = peer_start(rs, 5);
+    assert_non_null(p);
+    char dir[64], kc[128], tok[128], text[1024], yaml[2048];
+    snprintf(dir, sizeof(dir), "/tmp/tw-aslease-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(kc, sizeof(kc), "%s/kubeconfig", dir);
+    snprintf(tok, sizeof(tok), "%s/token", dir);
+    write_text(tok, "token-one\n");
+    snprintf(text, sizeof(text),
+             "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster:\n"
+             "    server: http://127.0.0.1:%d\nusers:\n- name: u\n  user:\n    tokenFile: %s\n"
+             "contexts:\n- name: t\n  context:\n    cluster: c\n    user: u\n",
+             p->port, tok);
+    write_text(kc, text);
+    snprintf(yaml, sizeof(yaml),
+             "kubernetes: {kubeconfig: %s, qps: 1000, burst: 100}\n"
+             "autoscaling:\n"
+             "  leader_election: {enabled: true, namespace: kube-system, name: tw-test, "
+             "identity: tw-a}\n",
+             kc);
+    tw_config_t *c = NULL;
+    tw_error_t err;
+    tw_error_clear(&err);
+    assert_int_equal(tw_config_load_mem(yaml, strlen(yaml), "t.yml", &c, &err), 0);
+    assert_int_equal(c->autoscaling.n_horizontal, 0);
+    fake_qs_t fq = {0};
+    tw_query_source_t qs = {.ctx = &fq, .instant = fake_instant};
+    tw_autoscale_loop_t *l = tw_autoscale_loop_new();
+    assert_int_equal(tw_autoscale_loop_configure(l, c, &qs, &err), 0);
+    assert_false(tw_autoscale_loop_is_leader(l)); /* not before the first round */
+
+    /* A round 15 s ago acquired the Lease, but its renew deadline (10 s) is over: a loop that
+     * stalled since then no longer counts as leader for the VPA updater. */
+    int64_t t0 = tw_now_ms() - 15000;
+    assert_int_equal(tw_autoscale_loop_run_once(l, t0), 0);
+    assert_int_equal(p->n_reqs, 2);
+    assert_string_equal(p->reqs[0].method, "GET");
+    assert_string_equal(p->reqs[0].path, LEASE_PATH "/tw-test");
+    assert_string_equal(p->reqs[1].method, "POST");
+    assert_string_equal(p->reqs[1].path, LEASE_PATH);
+    assert_non_null(strstr(p->reqs[1].body, "\"holderIdentity\":\"tw-a\""));
+    assert_true(metric(l, "tidewatch_autoscaler_leader", NULL, NULL) == 1);
+    assert_false(tw_autoscale_loop_is_leader(l));
+
+    /* Renewed now: leader for the next 10 s. */
+    assert_int_equal(tw_autoscale_loop_run_once(l, tw_now_ms()), 0);
+    assert_int_equal(p->n_reqs, 4);
+    assert_string_equal(p->reqs[3].method, "PUT");
+    assert_string_equal(p->reqs[3].path, LEASE_PATH "/tw-test");
+    assert_true(tw_autoscale_loop_is_leader(l));
+    assert_int_equal(fq.calls, 0); /* no HPA: nothing queried */
+
+    /* Another replica holds it now (our renewals were lost): not the leader at once. */
+    assert_int_equal(tw_autoscale_loop_run_once(l, tw_now_ms() + 3000), 0);
+    assert_int_equal(p->n_reqs, 5);
+    assert_false(tw_autoscale_loop_is_leader(l));
+    assert_true(metric(l, "tidewatch_autoscaler_leader", NULL, NULL) == 0);
+    assert_true(metric(l, "tidewatch_autoscaler_passes_total", NULL, NULL) == 3);
+
+    tw_autoscale_loop_free(l); /* never started: nothing to release */
+    tw_config_free(c);
+    peer_stop(p);
+    unlink(kc);
+    unlink(tok);
+    rmdir(dir);
+}
+
 static void load_err(const char *yaml, const char *want)
 {
     tw_config_t *c = NULL;
@@ -313,6 +418,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scale_then_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_scale, setup, teardown),
+        cmocka_unit_test(test_lease_without_hpas),
         cmocka_unit_test(test_config_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,10 @@
  * bucket rounding, margin, pod minimum and minAllowed), /metrics, the JSON of
  * /api/v1/recommendations, the checkpoint file and a restart that keeps the recommendation
  * without history, a corrupt checkpoint (logged, counted, ignored), and the config-load rules
- * (HPA/VPA on the same resource refused unless AverageValue; min above max).
+ * (HPA/VPA on the same resource refused unless AverageValue; min above max). The leader test
+ * runs the kubernetes driver against a scripted API server (orch_peer.h): while the leader hook
+ * says no, the pass reads the scale and the pods and publishes the recommendation but writes
+ * nothing; once it says yes, the same pass patches the Deployment's pod template.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +30,7 @@
 #include "daemon/config.h"
 #include "daemon/vpa_api.h"
 #include "daemon/vpa_loop.h"
+#include "tests/unit/orchestrator/orch_peer.h"
 
 #define NOW INT64_C(1700000000000)
 #define HOUR INT64_C(3600000)
@@ -220,6 +224,146 @@ static void test_recommendation_from_history(void **state)
     tw_vpa_loop_free(l);
 }
 
+/* ---- leader election ------------------------------------------------------------------------ */
+
+#define SCALE_API                                                                                  \
+    "{\"kind\":\"Scale\",\"apiVersion\":\"autoscaling/v1\",\"metadata\":{\"name\":\"api\","        \
+    "\"namespace\":\"shop\",\"resourceVersion\":\"7\"},\"spec\":{\"replicas\":2},"                 \
+    "\"status\":{\"replicas\":2,\"selector\":\"app=api\"}}"
+#define POD_API(name)                                                                              \
+    "{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"shop\",\"labels\":{\"app\":\"api\"},"    \
+    "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":"           \
+    "\"api-7d9f8\",\"controller\":true}]},\"spec\":{\"containers\":[{\"name\":\"api\","            \
+    "\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"}}}]},\"status\":{"          \
+    "\"phase\":\"Running\",\"startTime\":\"2023-11-01T00:00:00Z\",\"conditions\":[{\"type\":"      \
+    "\"Ready\",\"status\":\"True\"}]}}"
+#define PODS_API                                                                                   \
+    "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[" POD_API(             \
+        "api-7d9f8-abcde") "," POD_API("api-7d9f8-fghij") "]}"
+
+static bool leader_answer(void *ctx)
+{
+    return *(bool *)ctx;
+}
+
+/* The value of the first sample of family name in l's metrics with label=v (NULL: no label). */
+static double vpa_metric(tw_vpa_loop_t *l, const char *name, const char *label, const char *v)
+{
+    tw_mset_t *s = tw_mset_new();
+    double out = -1;
+    tw_vpa_loop_collect_metrics(l, s);
+    const tw_mfamily_t *fam = tw_mset_find(s, name);
+    for (size_t i = 0; fam != NULL && i < fam->nsamples && out < 0; i++) {
+        const tw_msample_t *smp = &fam->samples[i];
+        if (label == NULL && smp->nlabels == 0) {
+            out = smp->value;
+        }
+        for (size_t k = 0; label != NULL && k < smp->nlabels; k++) {
+            if (strcmp(smp->labels[k].name, label) == 0 && strcmp(smp->labels[k].value, v) == 0) {
+                out = smp->value;
+            }
+        }
+    }
+    tw_mset_free(s);
+    return out;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void test_updater_only_when_leader(void **state)
+{
+    fixture_t *f = *state;
+    /* Three passes: scale and pods each; only the second (leader) one ends with the PATCH. */
+    peer_resp_t rs[] = {{200, NULL, SCALE_API},
+                        {200, NULL, PODS_API},
+                        {200, NULL, SCALE_API},
+                        {200, NULL, PODS_API},
+                        {200, NULL, "{\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\"}"},
+                        {200, NULL, SCALE_API},
+                        {200, NULL, PODS_API}};
+    peer_t *p = peer_start(rs, 7);
+    assert_non_null(p);
+    char kc[160], tok[160], text[1024], yaml[4096];
+    snprintf(kc, sizeof(kc), "%s/kubeconfig", f->dir);
+    snprintf(tok, sizeof(tok), "%s/token", f->dir);
+    write_text(tok, "token-one\n");
+    snprintf(text, sizeof(text),
+             "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster:\n"
+             "    server: http://127.0.0.1:%d\nusers:\n- name: u\n  user:\n    tokenFile: %s\n"
+             "contexts:\n- name: t\n  context:\n    cluster: c\n    user: u\n",
+             p->port, tok);
+    write_text(kc, text);
+    snprintf(yaml, sizeof(yaml),
+             "storage:\n  path: %s\n"
+             "kubernetes: {kubeconfig: %s, qps: 1000, burst: 100}\n"
+             "autoscaling:\n"
+             "  driver: {type: kubernetes}\n"
+             "  vertical:\n%s",
+             f->dir, kc, vpa_yaml);
+    tw_config_t *c = NULL;
+    tw_error_t err;
+    tw_error_clear(&err);
+    assert_int_equal(tw_config_load_mem(yaml, strlen(yaml), "t.yml", &c, &err), 0);
+
+    bool leader = false;
+    tw_vpa_loop_t *l = tw_vpa_loop_new();
+    assert_int_equal(tw_vpa_loop_configure(l, c, &f->qs, &err), 0);
+    tw_vpa_loop_set_leader(l, leader_answer, &leader);
+    assert_true(vpa_metric(l, "tidewatch_vpa_updater_leader", NULL, NULL) == 1);
+
+    /* Not the leader: reads, recommends and publishes, writes nothing. */
+    assert_int_equal(tw_vpa_loop_run_once(l, NOW), 0);
+    assert_int_equal(p->n_reqs, 2);
+    assert_string_equal(p->reqs[0].method, "GET");
+    assert_string_equal(p->reqs[0].path, "/apis/apps/v1/namespaces/shop/deployments/api/scale");
+    assert_string_equal(p->reqs[1].method, "GET");
+    assert_string_equal(p->reqs[1].path, "/api/v1/namespaces/shop/pods");
+    tw_vpa_loop_rec_t r;
+    get_rec(l, &r);
+    assert_int_equal(r.bound[TW_VPA_TARGET].v[TW_VPA_CPU], 587);
+    assert_true(vpa_metric(l, "tidewatch_vpa_updater_leader", NULL, NULL) == 0);
+    assert_true(vpa_metric(l, "tidewatch_vpa_updater_actions_total", "action", "template_patch") ==
+                0);
+    assert_true(vpa_metric(l, "tidewatch_vpa_updater_actions_total", "action", "refused") == 0);
+
+    /* The leader: the same pods are now outside the range, so Recreate without the admission
+     * webhook patches the pod template once. */
+    leader = true;
+    assert_int_equal(tw_vpa_loop_run_once(l, NOW + 60000), 0);
+    assert_int_equal(p->n_reqs, 5);
+    assert_string_equal(p->reqs[4].method, "PATCH");
+    assert_string_equal(p->reqs[4].path, "/apis/apps/v1/namespaces/shop/deployments/api");
+    assert_string_equal(p->reqs[4].content_type, "application/strategic-merge-patch+json");
+    assert_string_equal(p->reqs[4].body,
+                        "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"api\","
+                        "\"resources\":{\"requests\":{\"cpu\":\"587m\",\"memory\":"
+                        "\"262144000\"}}}]}}}}");
+    assert_true(vpa_metric(l, "tidewatch_vpa_updater_leader", NULL, NULL) == 1);
+    assert_true(vpa_metric(l, "tidewatch_vpa_updater_actions_total", "action", "template_patch") ==
+                1);
+
+    /* Losing the Lease stops the writes again. */
+    leader = false;
+    assert_int_equal(tw_vpa_loop_run_once(l, NOW + 120000), 0);
+    assert_int_equal(p->n_reqs, 7);
+    assert_string_equal(p->reqs[6].method, "GET");
+    assert_true(vpa_metric(l, "tidewatch_vpa_updater_leader", NULL, NULL) == 0);
+    assert_true(vpa_metric(l, "tidewatch_vpa_updater_actions_total", "action", "template_patch") ==
+                1);
+
+    tw_vpa_loop_free(l);
+    tw_config_free(c);
+    peer_stop(p);
+    unlink(kc);
+    unlink(tok);
+}
+
 static void test_corrupt_checkpoint(void **state)
 {
     fixture_t *f = *state;
@@ -342,6 +486,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_recommendation_from_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_updater_only_when_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recommend_history_cli, setup, teardown),
         cmocka_unit_test(test_hpa_vpa_conflict),
         cmocka_unit_test(test_min_above_max_in_config),
