@@ -79,6 +79,7 @@ lint: build
 bench: deps
 	$(MAKE) build BUILD=build-release CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Release"
 	bash bench/run.sh build-release
+	bash bench/side_by_side.sh build-release
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) build-release
