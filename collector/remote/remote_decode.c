@@ -302,10 +302,11 @@ static bool rd_key(cur_t *c, uint32_t *field, unsigned *wt)
     return false;
 }
 
-static bool rd_varint(cur_t *c, uint64_t *v)
+/* A varint of at most max_bytes bytes (10 for 64 bits, 5 for 32). */
+static bool rd_varint_n(cur_t *c, size_t max_bytes, uint64_t *v)
 {
     size_t rem = (size_t)(c->end - c->p);
-    size_t max = rem < 10 ? rem : 10;
+    size_t max = rem < max_bytes ? rem : max_bytes;
     uint64_t x = 0;
     for (size_t i = 0; i < max; i++) {
         uint8_t b = c->p[i];
@@ -319,26 +320,23 @@ static bool rd_varint(cur_t *c, uint64_t *v)
     return false;
 }
 
+static bool rd_varint(cur_t *c, uint64_t *v)
+{
+    return rd_varint_n(c, 10, v);
+}
+
 /* A length-prefixed field: *sub covers its bytes and c moves past them. */
 static bool rd_len(cur_t *c, cur_t *sub)
 {
-    size_t rem = (size_t)(c->end - c->p);
-    size_t max = rem < 5 ? rem : 5;
-    uint64_t n = 0;
-    for (size_t i = 0; i < max; i++) {
-        uint8_t b = c->p[i];
-        n |= (uint64_t)(b & 0x7f) << (7 * i);
-        if ((b & 0x80) == 0) {
-            if (n > INT32_MAX || n > rem - (i + 1)) {
-                return false;
-            }
-            sub->p = c->p + i + 1;
-            sub->end = sub->p + n;
-            c->p = sub->end;
-            return true;
-        }
+    cur_t at = *c;
+    uint64_t n;
+    if (!rd_varint_n(&at, 5, &n) || n > INT32_MAX || n > (uint64_t)(at.end - at.p)) {
+        return false;
     }
-    return false;
+    sub->p = at.p;
+    sub->end = at.p + n;
+    c->p = sub->end;
+    return true;
 }
 
 static bool rd_fixed64(cur_t *c, uint64_t *v)
