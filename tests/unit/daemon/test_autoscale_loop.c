@@ -264,14 +264,6 @@ static void test_unreadable_scale(void **state)
     "found\",\"reason\":\"NotFound\","                                                             \
     "\"code\":404}"
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
 /* With leader election and no HPA the passes still run the Lease (the VPA updater needs it). */
 static void test_lease_without_hpas(void **state)
 {
@@ -285,18 +277,10 @@ static void test_lease_without_hpas(void **state)
     };
     peer_t *p = peer_start(rs, 5);
     assert_non_null(p);
-    char dir[64], kc[128], tok[128], text[1024], yaml[2048];
+    char dir[64], kc[128], yaml[2048];
     snprintf(dir, sizeof(dir), "/tmp/tw-aslease-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    snprintf(kc, sizeof(kc), "%s/kubeconfig", dir);
-    snprintf(tok, sizeof(tok), "%s/token", dir);
-    write_text(tok, "token-one\n");
-    snprintf(text, sizeof(text),
-             "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster:\n"
-             "    server: http://127.0.0.1:%d\nusers:\n- name: u\n  user:\n    tokenFile: %s\n"
-             "contexts:\n- name: t\n  context:\n    cluster: c\n    user: u\n",
-             p->port, tok);
-    write_text(kc, text);
+    assert_true(peer_write_kubeconfig(p, dir, kc, sizeof(kc)));
     snprintf(yaml, sizeof(yaml),
              "kubernetes: {kubeconfig: %s, qps: 1000, burst: 100}\n"
              "autoscaling:\n"
@@ -346,6 +330,8 @@ static void test_lease_without_hpas(void **state)
     tw_config_free(c);
     peer_stop(p);
     unlink(kc);
+    char tok[160];
+    snprintf(tok, sizeof(tok), "%s/token", dir);
     unlink(tok);
     rmdir(dir);
 }

@@ -268,14 +268,6 @@ static double vpa_metric(tw_vpa_loop_t *l, const char *name, const char *label, 
     return out;
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
 static void test_updater_only_when_leader(void **state)
 {
     fixture_t *f = *state;
@@ -289,16 +281,8 @@ static void test_updater_only_when_leader(void **state)
                         {200, NULL, PODS_API}};
     peer_t *p = peer_start(rs, 7);
     assert_non_null(p);
-    char kc[160], tok[160], text[1024], yaml[4096];
-    snprintf(kc, sizeof(kc), "%s/kubeconfig", f->dir);
-    snprintf(tok, sizeof(tok), "%s/token", f->dir);
-    write_text(tok, "token-one\n");
-    snprintf(text, sizeof(text),
-             "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster:\n"
-             "    server: http://127.0.0.1:%d\nusers:\n- name: u\n  user:\n    tokenFile: %s\n"
-             "contexts:\n- name: t\n  context:\n    cluster: c\n    user: u\n",
-             p->port, tok);
-    write_text(kc, text);
+    char kc[160], yaml[4096];
+    assert_true(peer_write_kubeconfig(p, f->dir, kc, sizeof(kc)));
     snprintf(yaml, sizeof(yaml),
              "storage:\n  path: %s\n"
              "kubernetes: {kubeconfig: %s, qps: 1000, burst: 100}\n"
@@ -361,6 +345,8 @@ static void test_updater_only_when_leader(void **state)
     tw_config_free(c);
     peer_stop(p);
     unlink(kc);
+    char tok[160];
+    snprintf(tok, sizeof(tok), "%s/token", f->dir);
     unlink(tok);
 }
 

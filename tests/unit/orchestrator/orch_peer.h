@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,35 @@ static peer_t *peer_start(const peer_resp_t *resps, size_t n)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(p->d, MHD_DAEMON_INFO_BIND_PORT);
     p->port = info->port;
     return p;
+}
+
+/*
+ * Writes dir/token ("token-one") and dir/kubeconfig, a kubeconfig whose only context points at
+ * the peer with that token file, and puts the kubeconfig's path in kc. False on an I/O error.
+ */
+static inline bool peer_write_kubeconfig(const peer_t *p, const char *dir, char *kc, size_t kc_len)
+{
+    char tok[512], text[2048];
+    snprintf(tok, sizeof(tok), "%s/token", dir);
+    snprintf(kc, kc_len, "%s/kubeconfig", dir);
+    snprintf(text, sizeof(text),
+             "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster:\n"
+             "    server: http://127.0.0.1:%d\nusers:\n- name: u\n  user:\n    tokenFile: %s\n"
+             "contexts:\n- name: t\n  context:\n    cluster: c\n    user: u\n",
+             p->port, tok);
+    const char *paths[2] = {tok, kc}, *texts[2] = {"token-one\n", text};
+    for (size_t i = 0; i < 2; i++) {
+        FILE *fp = fopen(paths[i], "w");
+        if (fp == NULL) {
+            return false;
+        }
+        bool ok = fputs(texts[i], fp) >= 0;
+        ok = fclose(fp) == 0 && ok;
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static void peer_stop(peer_t *p)
