@@ -526,16 +526,32 @@ static bool charge(parse_t *ps, size_t sz)
     return true;
 }
 
+/*
+ * Grows *arr (capacity *cap) to hold need elements of size sz, first charging the capacity
+ * beyond need (tw_grow doubles), so that what the budget counts (every used element plus this
+ * slack) bounds what is really allocated for the request.
+ */
+static bool grow_charged(parse_t *ps, void **arr, size_t *cap, size_t need, size_t sz)
+{
+    if (need <= *cap) {
+        return true;
+    }
+    size_t ncap = *cap == 0 ? 8 : *cap;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    if ((ncap - need) > SIZE_MAX / sz || !charge(ps, (ncap - need) * sz)) {
+        ps->exhausted = true;
+        return false;
+    }
+    tw_grow(arr, cap, need, sz);
+    return true;
+}
+
 /* Makes room for one more element of size sz in *arr (capacity *cap, n used). */
 static bool room(parse_t *ps, void **arr, size_t *cap, size_t n, size_t sz)
 {
-    if (!charge(ps, sz)) {
-        return false;
-    }
-    if (n == *cap) {
-        tw_grow(arr, cap, n + 1, sz);
-    }
-    return true;
+    return charge(ps, sz) && grow_charged(ps, arr, cap, n + 1, sz);
 }
 
 static bool parse_series(parse_t *ps, cur_t c)
@@ -572,9 +588,12 @@ static bool parse_series(parse_t *ps, cur_t c)
             }
             if (ps->nlabels == st->labels_cap) {
                 size_t cap = st->labels_cap;
-                tw_grow((void **)&st->labels, &st->labels_cap, ps->nlabels + 1,
-                        sizeof(*st->labels));
-                tw_grow((void **)&st->lens, &cap, ps->nlabels + 1, sizeof(*st->lens));
+                if (!grow_charged(ps, (void **)&st->labels, &st->labels_cap, ps->nlabels + 1,
+                                  sizeof(*st->labels)) ||
+                    !grow_charged(ps, (void **)&st->lens, &cap, ps->nlabels + 1,
+                                  sizeof(*st->lens))) {
+                    return false;
+                }
             }
             /* An empty string points to a constant, so only non-empty ones get a NUL. */
             st->labels[ps->nlabels].name = name.n > 0 ? (const char *)name.p : "";
@@ -685,8 +704,11 @@ int tw_remote_write_parse(uint8_t *raw, size_t len, size_t max_mem, tw_remote_wr
         } else if (f == 3) {
             ok = wt == WT_LEN && rd_len(&c, &sub);
             if (ok) {
-                tw_grow((void **)&mds, &mds_cap, 3 * (ps.nmetadata + 1), sizeof(*mds));
-                ok = parse_metadata(&ps, sub, &mds[3 * ps.nmetadata]);
+                /* The metadata's three name/help/unit spans count against the budget too. */
+                ok = charge(&ps, 3 * sizeof(*mds)) &&
+                     grow_charged(&ps, (void **)&mds, &mds_cap, 3 * (ps.nmetadata + 1),
+                                  sizeof(*mds)) &&
+                     parse_metadata(&ps, sub, &mds[3 * ps.nmetadata]);
             }
         } else {
             ok = rd_skip(&c, wt);

@@ -602,6 +602,21 @@ static void test_decode_memory_limit(void **state)
     assert_int_equal(res.rc, 0);
     assert_int_equal(res.r->nsamples, 5000);
     tw_remote_write_request_free(res.r);
+
+    /* 1,000 empty metadata entries: each costs its record and three name/help/unit spans
+     * (80 bytes), more than 64 KiB in all, though the records alone (32 bytes) would fit. */
+    tw_buf_reset(&raw);
+    for (int i = 0; i < 1000; i++) {
+        tw_buf_append(&raw, "\x1a\x00", 2);
+    }
+    lim.max_decode_memory_bytes = 64 * 1024;
+    expect_reject(&raw, &lim, TW_ELIMIT, TW_REMOTE_WRITE_TOO_LARGE,
+                  "request too large: decoding it needs more than 65536 bytes of memory");
+    lim.max_decode_memory_bytes = 0;
+    res = decode_raw(&raw, &lim);
+    assert_int_equal(res.rc, 0);
+    assert_int_equal(res.r->nmetadata, 1000);
+    tw_remote_write_request_free(res.r);
     tw_buf_fini(&raw);
     tw_buf_fini(&ts);
 }
