@@ -577,10 +577,10 @@ bool tw_tsdb_iter_seek(tw_tsdb_iter_t *it, int64_t t)
     if (it->started && it->t == INT64_MAX) {
         return false;
     }
-    /* Skip whole chunks that end before t (a decoded one included: its error, if any, is
-     * about samples that are not wanted). */
+    /* Skip whole chunks that end before t (the decoded one included, even when all its good
+     * samples were handed out: its error, if any, is about samples that are not wanted). */
     if (!it->has_c) {
-        if (it->di < it->dn && it->cur_maxt < t) {
+        if (it->ci > 0 && it->cur_maxt < t) {
             it->di = it->dn;
             it->derr = 0;
         }
