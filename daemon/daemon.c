@@ -350,61 +350,122 @@ static bool vpa_leader(void *ctx)
 }
 
 /*
- * Starts, moves or stops the VPA admission webhook's listener to match
- * c->autoscaling.admission_webhook. An unchanged setting keeps the running listener (and its
- * connections). While it is off the VPA loop does not evict (Recreate patches pod templates).
+ * What the webhook listener was started from: the address and both files, with the files'
+ * size and modification time, so that a reload after a certificate was rotated in place (a
+ * Secret volume, cert-manager) restarts the listener with the new one. Caller frees; NULL
+ * when the webhook is off.
  */
-static int vpa_webhook_apply(tw_daemon_t *d, const tw_config_t *c, tw_error_t *err)
+static char *vpa_webhook_key(const tw_config_t *c)
 {
     const __typeof__(c->autoscaling.admission_webhook) *wh = &c->autoscaling.admission_webhook;
-    char *key = NULL;
-    if (wh->listen_address[0] != '\0') {
-        size_t n = strlen(wh->listen_address) + strlen(wh->cert_file) + strlen(wh->key_file) + 3;
-        key = tw_xmalloc(n);
-        snprintf(key, n, "%s\n%s\n%s", wh->listen_address, wh->cert_file, wh->key_file);
+    if (wh->listen_address[0] == '\0') {
+        return NULL;
     }
+    const char *files[2] = {wh->cert_file, wh->key_file};
+    char id[2][64];
+    for (size_t i = 0; i < 2; i++) {
+        struct stat st;
+        if (stat(files[i], &st) != 0) {
+            snprintf(id[i], sizeof(id[i]), "-");
+        } else {
+            snprintf(id[i], sizeof(id[i]), "%lld.%09ld:%lld", (long long)st.st_mtim.tv_sec,
+                     st.st_mtim.tv_nsec, (long long)st.st_size);
+        }
+    }
+    size_t n = strlen(wh->listen_address) + strlen(wh->cert_file) + strlen(wh->key_file) +
+               strlen(id[0]) + strlen(id[1]) + 8;
+    char *key = tw_xmalloc(n);
+    snprintf(key, n, "%s\n%s@%s\n%s@%s", wh->listen_address, wh->cert_file, id[0], wh->key_file,
+             id[1]);
+    return key;
+}
+
+/*
+ * Starts, moves or stops the VPA admission webhook's listener to match
+ * c->autoscaling.admission_webhook. An unchanged setting (and unchanged files) keeps the
+ * running listener and its connections. When the new listener cannot start, the previous one
+ * (prev, NULL: none) is started again and the error returned, so a bad reload leaves the
+ * webhook as it was. While it is off the VPA loop does not evict (Recreate patches pod
+ * templates).
+ */
+static int vpa_webhook_apply(tw_daemon_t *d, const tw_config_t *c, const tw_config_t *prev,
+                             tw_error_t *err)
+{
+    char *key = vpa_webhook_key(c);
     bool same = key == NULL ? d->vpa_webhook_key == NULL
                             : d->vpa_webhook_key != NULL && strcmp(key, d->vpa_webhook_key) == 0;
     if (same) {
         free(key);
         return 0;
     }
+    bool was_on = d->vpa_webhook_key != NULL;
     tw_vpa_webhook_stop(d->vpa_webhook);
     free(d->vpa_webhook_key);
     d->vpa_webhook_key = NULL;
     if (key == NULL) {
         return 0;
     }
+    const __typeof__(c->autoscaling.admission_webhook) *wh = &c->autoscaling.admission_webhook;
     int rc =
         tw_vpa_webhook_listen(d->vpa_webhook, wh->listen_address, wh->cert_file, wh->key_file, err);
-    if (rc != 0) {
-        free(key);
-        return rc;
+    free(key);
+    if (rc == 0) {
+        d->vpa_webhook_key = vpa_webhook_key(c);
+        return 0;
     }
-    d->vpa_webhook_key = key;
-    return 0;
+    if (was_on && prev != NULL) {
+        const __typeof__(prev->autoscaling.admission_webhook) *pw =
+            &prev->autoscaling.admission_webhook;
+        tw_error_t perr;
+        tw_error_clear(&perr);
+        if (tw_vpa_webhook_listen(d->vpa_webhook, pw->listen_address, pw->cert_file, pw->key_file,
+                                  &perr) == 0) {
+            d->vpa_webhook_key = vpa_webhook_key(prev);
+        } else {
+            tw_log(TW_LOG_ERROR, "vpa-webhook",
+                   "Cannot restart the previous admission webhook listener: the VPA updater "
+                   "will not evict until a reload starts one",
+                   "err", perr.msg, NULL);
+        }
+    }
+    return rc;
 }
 
 /*
- * Hands c's autoscaling settings to the autoscaler loop with a fresh engine view. On success c
- * becomes the config the loop borrows (d->as_cfg); the caller decides about the previous one.
+ * Hands c's autoscaling settings to the autoscaler loops with a fresh engine view. On success c
+ * becomes the config the loops borrow (d->as_cfg); the caller decides about the previous one.
+ * On failure nothing changes: the webhook is set up first (and restored when it cannot be), and
+ * a VPA loop that refuses c puts the horizontal loop back on the previous settings.
  */
 static int autoscale_configure(tw_daemon_t *d, tw_config_t *c, tw_error_t *err)
 {
+    int rc = vpa_webhook_apply(d, c, d->as_cfg, err);
+    if (rc != 0) {
+        return rc;
+    }
     tw_promql_qs_t *qsc = tw_xcalloc(1, sizeof(*qsc));
     tw_query_source_t qs;
     engine_options(c, &qsc->opts);
     tw_promql_storage_tsdb(d->tsdb, &qsc->storage);
     tw_promql_query_source(qsc, &qs);
-    int rc = tw_autoscale_loop_configure(d->autoscale, c, &qs, err);
+    rc = tw_autoscale_loop_configure(d->autoscale, c, &qs, err);
     if (rc == 0) {
         /* The same query source for both loops: they swap it together on reload. */
         rc = tw_vpa_loop_configure(d->vpa, c, &qs, err);
-    }
-    if (rc == 0) {
-        rc = vpa_webhook_apply(d, c, err);
+        if (rc != 0 && d->as_cfg != NULL && d->as_qs != NULL) {
+            tw_query_source_t old;
+            tw_error_t rerr;
+            tw_error_clear(&rerr);
+            tw_promql_query_source(d->as_qs, &old);
+            if (tw_autoscale_loop_configure(d->autoscale, d->as_cfg, &old, &rerr) != 0) {
+                tw_log(TW_LOG_ERROR, "autoscaler",
+                       "Cannot put the horizontal autoscalers back on the previous settings", "err",
+                       rerr.msg, NULL);
+            }
+        }
     }
     if (rc != 0) {
+        (void)vpa_webhook_apply(d, d->as_cfg != NULL ? d->as_cfg : c, NULL, NULL);
         free(qsc);
         return rc;
     }
@@ -1303,7 +1364,6 @@ int tw_daemon_run(tw_daemon_t *d, tw_error_t *err)
     d->running = true;
     pthread_mutex_unlock(&d->state_mu);
     bool stop = __atomic_load_n(&d->shutdown, __ATOMIC_SEQ_CST);
-
     while (!stop) {
         struct pollfd pfd[2] = {{.fd = d->sig_fd, .events = POLLIN},
                                 {.fd = d->event_fd, .events = POLLIN}};
