@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1354,6 +1355,9 @@ static void fail_reload_requests(tw_daemon_t *d)
     pthread_mutex_unlock(&d->state_mu);
 }
 
+/* How often the main thread returns free heap memory to the kernel (malloc_trim). */
+#define TRIM_PERIOD_NS (60LL * 1000 * 1000 * 1000)
+
 int tw_daemon_run(tw_daemon_t *d, tw_error_t *err)
 {
     int rc = 0;
@@ -1364,15 +1368,24 @@ int tw_daemon_run(tw_daemon_t *d, tw_error_t *err)
     d->running = true;
     pthread_mutex_unlock(&d->state_mu);
     bool stop = __atomic_load_n(&d->shutdown, __ATOMIC_SEQ_CST);
+    int64_t trim_at_ns = tw_mono_ns() + TRIM_PERIOD_NS;
+
     while (!stop) {
         struct pollfd pfd[2] = {{.fd = d->sig_fd, .events = POLLIN},
                                 {.fd = d->event_fd, .events = POLLIN}};
-        int timeout_ms = -1;
-        if (d->retiring != NULL) {
-            int64_t left_ns = d->retire_at_ns - tw_mono_ns();
-            timeout_ms = left_ns > 0 ? (int)(left_ns / 1000000) + 1 : 0;
+        int64_t wake_ns = trim_at_ns;
+        if (d->retiring != NULL && d->retire_at_ns < wake_ns) {
+            wake_ns = d->retire_at_ns;
         }
+        int64_t left_ns = wake_ns - tw_mono_ns();
+        int timeout_ms = left_ns > 0 ? (int)(left_ns / 1000000) + 1 : 0;
         int np = poll(pfd, 2, timeout_ms);
+        if (tw_mono_ns() >= trim_at_ns) {
+            /* main.c keeps freed memory mapped for the next query; what a burst left free goes
+             * back to the kernel once a period, so it does not stay resident for good. */
+            (void)malloc_trim(0);
+            trim_at_ns = tw_mono_ns() + TRIM_PERIOD_NS;
+        }
         if (d->retiring != NULL && tw_mono_ns() >= d->retire_at_ns) {
             tw_http_server_free(d->retiring);
             tw_remote_write_handler_free(d->rw_retiring);

@@ -173,7 +173,9 @@ static int run(const tw_cli_t *cli)
  * page fault costs several microseconds in a VM: profiled, 40-70 % of a dashboard range query's
  * time (sum(rate(...[5m])) over 100k series: 50 ms CPU, 19 ms with memory kept). So memory up
  * to 32 MiB per allocation comes from the heaps and stays mapped, and a heap keeps up to 128 MiB
- * free at its top, the way a Go or JVM server keeps its heap. GLIBC_TUNABLES, when set, wins.
+ * free at its top, the way a Go or JVM server keeps its heap; the daemon's main loop hands what
+ * is free back to the kernel once a minute (malloc_trim), so a burst's peak does not stay
+ * resident. GLIBC_TUNABLES, when set, wins.
  */
 static void malloc_tune(void)
 {
