@@ -386,9 +386,14 @@ static int feed_all(tw_vpa_loop_t *l, vstate_t *vs, const char *sel, bool histor
      * samples at the collector's 10 s interval) only bounds how old those samples may be. Not
      * rate(): its window reaches back before a new series' first sample (a container, or the
      * collector, that just started), where rate() divides the increase seen by the whole window
-     * and so under-reports usage for a window's length after every start. */
+     * and so under-reports usage for a window's length after every start. A restarted
+     * container has a new cgroup (`id`) while its old series still has samples in the window,
+     * and irate gives both their full last rate: sum within a cgroup (per-CPU series, as
+     * cAdvisor's default mode exports them), then take the larger cgroup, not the sum. */
     fmt_dur(l->opts.interval_ms > 60000 ? l->opts.interval_ms : 60000, w, sizeof(w));
-    tw_buf_printf(&q, "sum by (%s) (irate(container_cpu_usage_seconds_total{%s}[%s]))", by, sel, w);
+    tw_buf_printf(
+        &q, "max by (%s) (sum by (%s, id) (irate(container_cpu_usage_seconds_total{%s}[%s])))", by,
+        by, sel, w);
     rc = feed_query(l, vs, q.data, FEED_CPU, false, pods, now_ms, n_points, err);
     if (rc == 0) {
         tw_buf_reset(&q);
