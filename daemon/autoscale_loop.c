@@ -266,12 +266,11 @@ static void kube_options(const tw_config_t *c, tw_orch_kube_options_t *k)
     k->max_retry_wait_ms = c->autoscaling.driver.kubernetes.max_retry_wait_ms;
 }
 
-/* Creates the configured driver; *reads gets the kubernetes driver the dry-run reads through
- * (when `kubernetes:` is configured), which must be freed after *out. */
-static int driver_create(const tw_config_t *c, tw_orch_driver_t **out, tw_orch_driver_t **reads,
-                         tw_error_t *err)
+int tw_autoscale_driver_new(const tw_config_t *c, const char *type, tw_orch_driver_t **out,
+                            tw_orch_driver_t **reads, tw_error_t *err)
 {
     const __typeof__(c->autoscaling.driver) *dc = &c->autoscaling.driver;
+    type = type != NULL ? type : dc->type;
     tw_orch_config_t oc;
     memset(&oc, 0, sizeof(oc));
     *out = NULL;
@@ -291,14 +290,14 @@ static int driver_create(const tw_config_t *c, tw_orch_driver_t **out, tw_orch_d
     oc.exec.timeout_ms = dc->exec.timeout_ms;
     oc.dryrun.max_records = (size_t)dc->dryrun_max_records;
     int rc = 0;
-    if (strcmp(dc->type, "dryrun") == 0 && c->kubernetes.configured) {
+    if (strcmp(type, "dryrun") == 0 && c->kubernetes.configured) {
         rc = tw_orch_driver_new("kubernetes", &oc, reads, err);
         if (rc != 0) {
             return rc;
         }
         oc.dryrun.reads = *reads;
     }
-    rc = tw_orch_driver_new(dc->type, &oc, out, err);
+    rc = tw_orch_driver_new(type, &oc, out, err);
     if (rc != 0) {
         tw_orch_driver_free(*reads);
         *reads = NULL;
@@ -960,7 +959,7 @@ int tw_autoscale_loop_configure(tw_autoscale_loop_t *l, const tw_config_t *c,
     tw_orch_driver_t *driver = NULL, *reads = NULL;
     tw_kube_client_t *lclient = NULL;
     tw_kube_lease_t *lease = NULL;
-    int rc = driver_create(c, &driver, &reads, err);
+    int rc = tw_autoscale_driver_new(c, NULL, &driver, &reads, err);
     if (rc == 0) {
         rc = lease_create(c, &lclient, &lease, err);
     }

@@ -42,6 +42,8 @@
 #include "common/query_source.h"
 #include "config.h"
 
+struct tw_orch_driver;
+
 typedef struct tw_autoscale_loop tw_autoscale_loop_t;
 
 /* Creates a stopped loop with no autoscalers. */
@@ -99,5 +101,14 @@ void tw_autoscale_loop_collect_metrics(tw_autoscale_loop_t *l, tw_mset_t *out);
  * Thread-safe.
  */
 int tw_autoscale_loop_status_json(tw_autoscale_loop_t *l, tw_buf_t *out);
+
+/*
+ * Creates the driver of c's autoscaling.driver section as type (NULL: the configured type);
+ * *reads gets the kubernetes driver a dryrun reads through when `kubernetes:` is configured
+ * (NULL otherwise), to be freed after *out. The one place the config becomes a driver: the
+ * vertical loop asks for its own with the type it supports.
+ */
+int tw_autoscale_driver_new(const tw_config_t *c, const char *type, struct tw_orch_driver **out,
+                            struct tw_orch_driver **reads, tw_error_t *err);
 
 #endif

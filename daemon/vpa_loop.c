@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "autoscale_loop.h"
 #include "autoscaler/orchestrator/orchestrator.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -1265,52 +1266,14 @@ static void *loop_main(void *arg)
 
 /* ---- driver ------------------------------------------------------------------------------- */
 
-static const char *opt(const char *s)
-{
-    return s != NULL && s[0] != '\0' ? s : NULL;
-}
-
-/* The configured driver (and the kubernetes reads behind a dryrun), like the HPA loop's. */
+/* The configured driver (and the kubernetes reads behind a dryrun), as the HPA loop makes it;
+ * nomad and exec have no pods, so with them the VPA only recommends, through a dry run. */
 static int driver_create(const tw_config_t *c, tw_orch_driver_t **out, tw_orch_driver_t **reads,
                          tw_error_t *err)
 {
-    tw_orch_config_t oc;
-    memset(&oc, 0, sizeof(oc));
-    *out = NULL;
-    *reads = NULL;
-    tw_orch_kube_options_t *k = &oc.kubernetes;
-    k->kubeconfig = opt(c->kubernetes.kubeconfig);
-    k->context = opt(c->kubernetes.context);
-    k->service_account_dir = opt(c->kubernetes.service_account_dir);
-    k->server = opt(c->kubernetes.server);
-    k->default_namespace = opt(c->kubernetes.namespace);
-    k->insecure_skip_tls_verify = c->kubernetes.insecure_skip_tls_verify;
-    k->qps = c->kubernetes.qps > 0 ? c->kubernetes.qps : 0;
-    k->burst = (int)c->kubernetes.burst;
-    k->timeout_ms = c->kubernetes.timeout_ms;
-    k->max_retries = c->autoscaling.driver.kubernetes.max_retries == 0
-                         ? -1
-                         : (int)c->autoscaling.driver.kubernetes.max_retries;
-    k->max_retry_wait_ms = c->autoscaling.driver.kubernetes.max_retry_wait_ms;
-    oc.dryrun.max_records = (size_t)c->autoscaling.driver.dryrun_max_records;
     const char *type = c->autoscaling.driver.type != NULL ? c->autoscaling.driver.type : "dryrun";
-    if (strcmp(type, "kubernetes") != 0 && strcmp(type, "dryrun") != 0) {
-        /* nomad and exec have no pods: recommend only, through a dry run */
-        type = "dryrun";
-    }
-    if (strcmp(type, "dryrun") == 0 && c->kubernetes.configured) {
-        int rc = tw_orch_driver_new("kubernetes", &oc, reads, err);
-        if (rc != 0) {
-            return rc;
-        }
-        oc.dryrun.reads = *reads;
-    }
-    int rc = tw_orch_driver_new(type, &oc, out, err);
-    if (rc != 0) {
-        tw_orch_driver_free(*reads);
-        *reads = NULL;
-    }
-    return rc;
+    return tw_autoscale_driver_new(c, strcmp(type, "kubernetes") == 0 ? "kubernetes" : "dryrun",
+                                   out, reads, err);
 }
 
 /* ---- public ------------------------------------------------------------------------------- */
