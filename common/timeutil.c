@@ -23,6 +23,13 @@ int64_t tw_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+struct timespec tw_mono_timespec(int64_t mono_ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(mono_ns / 1000000000),
+                          .tv_nsec = (long)(mono_ns % 1000000000)};
+    return ts;
+}
+
 typedef struct unit {
     const char *name;
     int64_t ms;

@@ -8,13 +8,17 @@
 #ifndef TW_COMMON_TIMEUTIL_H
 #define TW_COMMON_TIMEUTIL_H
 
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 /* Wall-clock milliseconds since the Unix epoch. */
 int64_t tw_now_ms(void);
 /* Monotonic nanoseconds, for durations. */
 int64_t tw_mono_ns(void);
+/* The CLOCK_MONOTONIC timespec of a tw_mono_ns() time: a deadline for pthread_cond_timedwait on
+ * a condition variable whose clock attribute is CLOCK_MONOTONIC. */
+struct timespec tw_mono_timespec(int64_t mono_ns);
 
 /*
  * Parses a Prometheus duration ("30s", "1h30m", "15d", "2w", "1y", "500ms", or "0") into

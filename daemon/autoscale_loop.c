@@ -902,15 +902,7 @@ static void *loop_main(void *arg)
             if (now_ns >= due_ns) {
                 break;
             }
-            struct timespec ts;
-            int64_t wait_ns = due_ns - now_ns;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += (time_t)(wait_ns / 1000000000);
-            ts.tv_nsec += (long)(wait_ns % 1000000000);
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
+            struct timespec ts = tw_mono_timespec(due_ns);
             pthread_cond_timedwait(&l->wake, &l->wake_mu, &ts);
         }
         int64_t sync_ns = l->sync_ms * 1000000;

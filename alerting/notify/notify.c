@@ -786,14 +786,7 @@ static void *run(void *arg)
         if (n->stop || n->kick || wait_ms <= 0) {
             continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = tw_mono_timespec(tw_mono_ns() + wait_ms * 1000000);
         pthread_cond_timedwait(&n->cv, &n->mu, &ts);
     }
     pthread_mutex_unlock(&n->mu);

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "cgroup_int.h"
+#include "common/timeutil.h"
 #include "common/buf.h"
 #include "common/mem.h"
 
@@ -177,14 +178,7 @@ static void *run(void *arg)
         } else {
             f->err_total++;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += f->interval_ms / 1000;
-        until.tv_nsec += (f->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = tw_mono_timespec(tw_mono_ns() + (int64_t)f->interval_ms * 1000000);
         while (!atomic_load(&f->stop)) {
             if (pthread_cond_timedwait(&f->cv, &f->mu, &until) == ETIMEDOUT) {
                 break;

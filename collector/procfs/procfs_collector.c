@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/timeutil.h"
 #include "common/buf.h"
 #include "common/mem.h"
 
@@ -192,14 +193,7 @@ static int ask_statfs(tw_procfs_collector_t *c, const char *path, struct statfs 
         }
     }
     fs_worker_t *w = c->worker;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)(c->timeout_ms / 1000);
-    deadline.tv_nsec += (long)(c->timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = tw_mono_timespec(tw_mono_ns() + (int64_t)c->timeout_ms * 1000000);
     pthread_mutex_lock(&w->mu);
     tw_strlcpy(w->path, path, sizeof(w->path));
     w->fn = c->statfs_fn;
