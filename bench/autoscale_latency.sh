@@ -36,19 +36,9 @@ as_fake_start
 as_kubeconfig "$TW_TMP/kubeconfig"
 
 PORT=$(tw_free_port)
-cat >"$TW_TMP/tidewatch.yml" <<EOF
-collector:
-  interval: 1s
-  procfs: {enabled: false}
-  cgroup: {enabled: true, root: /sys/fs/cgroup}
-  kubernetes:
-    pods_url: "$FAKE_URL/api/v1/pods"
-    node_name: $AS_NODE
-    bearer_token_file: $TW_TMP/token
-    ca_file: $TW_TMP/cert.pem
-    refresh_interval: 1s
-kubernetes:
-  kubeconfig: $TW_TMP/kubeconfig
+{
+    as_config_head "$TW_TMP/kubeconfig"
+    cat <<EOF
 autoscaling:
   sync_period: 1s
   resource_window: $WINDOW
@@ -67,6 +57,7 @@ autoscaling:
         behavior:
           scaleDown: {stabilizationWindowSeconds: 0}
 EOF
+} >"$TW_TMP/tidewatch.yml"
 as_pod_add web-1 "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"
 tw_start_tidewatch "$TW_TMP/tidewatch.yml" "$PORT" "$TW_TMP/data"
 

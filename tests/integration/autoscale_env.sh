@@ -114,6 +114,29 @@ contexts:
 EOF
 }
 
+# as_config_head KUBECONFIG [QPS]: the first sections of tidewatch.yml for this node: cgroups
+# read every second with pod metadata from the fake, and the API through KUBECONFIG (with the
+# client's QPS and burst at QPS when given). The caller appends its autoscaling: section.
+as_config_head() {
+    cat <<EOF
+collector:
+  interval: 1s
+  procfs: {enabled: false}
+  cgroup: {enabled: true, root: /sys/fs/cgroup}
+  kubernetes:
+    pods_url: "$FAKE_URL/api/v1/pods"
+    node_name: $AS_NODE
+    bearer_token_file: $TW_TMP/token
+    ca_file: $TW_TMP/cert.pem
+    refresh_interval: 1s
+kubernetes:
+  kubeconfig: $1
+EOF
+    if [ -n "${2:-}" ]; then
+        printf '  qps: %s\n  burst: %s\n' "$2" "$2"
+    fi
+}
+
 as_fake() { # METHOD PATH [JSON]
     curl -sf --cacert "$TW_TMP/cert.pem" -X "$1" -H 'Content-Type: application/json' \
         ${3:+--data "$3"} "$FAKE_URL$2"

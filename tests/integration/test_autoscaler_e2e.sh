@@ -33,21 +33,9 @@ WINDOW_S=10
 MIN=1
 MAX=3
 PORT=$(tw_free_port)
-cat >"$TW_TMP/tidewatch.yml" <<EOF
-collector:
-  interval: 1s
-  procfs: {enabled: false}
-  cgroup: {enabled: true, root: /sys/fs/cgroup}
-  kubernetes:
-    pods_url: "$FAKE_URL/api/v1/pods"
-    node_name: $AS_NODE
-    bearer_token_file: $TW_TMP/token
-    ca_file: $TW_TMP/cert.pem
-    refresh_interval: 1s
-kubernetes:
-  kubeconfig: $TW_TMP/kubeconfig
-  qps: 50
-  burst: 50
+{
+    as_config_head "$TW_TMP/kubeconfig" 50
+    cat <<EOF
 autoscaling:
   sync_period: ${SYNC_S}s
   resource_window: 5s
@@ -66,6 +54,7 @@ autoscaling:
         behavior:
           scaleDown: {stabilizationWindowSeconds: $WINDOW_S}
 EOF
+} >"$TW_TMP/tidewatch.yml"
 
 as_pod_add web-1 "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"
 tw_start_tidewatch "$TW_TMP/tidewatch.yml" "$PORT" "$TW_TMP/data"

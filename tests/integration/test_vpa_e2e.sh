@@ -43,21 +43,9 @@ PORT=$(tw_free_port)
 WH_PORT=$(tw_free_port_except "$PORT")
 MEM_MIB=300
 
-cat >"$TW_TMP/tidewatch.yml" <<EOF
-collector:
-  interval: 1s
-  procfs: {enabled: false}
-  cgroup: {enabled: true, root: /sys/fs/cgroup}
-  kubernetes:
-    pods_url: "$FAKE_URL/api/v1/pods"
-    node_name: $AS_NODE
-    bearer_token_file: $TW_TMP/token
-    ca_file: $TW_TMP/cert.pem
-    refresh_interval: 1s
-kubernetes:
-  kubeconfig: $TW_TMP/kubeconfig
-  qps: 50
-  burst: 50
+{
+    as_config_head "$TW_TMP/kubeconfig" 50
+    cat <<EOF
 autoscaling:
   driver: {type: kubernetes}
   admission_webhook:
@@ -73,6 +61,7 @@ autoscaling:
         targetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
         updatePolicy: {updateMode: InPlaceOrRecreate, minReplicas: 1}
 EOF
+} >"$TW_TMP/tidewatch.yml"
 
 # kube_api METHOD PATH [JSON]: the API proper (bearer token), unlike as_fake's control calls.
 kube_api() {
