@@ -478,3 +478,99 @@ void tw_yaml_doc_free(tw_yaml_doc_t *d)
     yaml_doc_fini(d);
     free(d);
 }
+
+/* ---- multi-document files ----------------------------------------------------------------- */
+
+/* Whether data[0..len) holds a `---` document marker line starting at off. */
+static bool is_doc_marker(const char *data, size_t len, size_t off)
+{
+    if (len - off < 3 || memcmp(data + off, "---", 3) != 0) {
+        return false;
+    }
+    return len - off == 3 || data[off + 3] == ' ' || data[off + 3] == '\t' ||
+           data[off + 3] == '\n' || data[off + 3] == '\r';
+}
+
+/* Whether the line at off has YAML content (not blank, a comment or a directive). */
+static bool line_has_content(const char *data, size_t len, size_t off)
+{
+    while (off < len && (data[off] == ' ' || data[off] == '\t' || data[off] == '\r')) {
+        off++;
+    }
+    return off < len && data[off] != '\n' && data[off] != '#' && data[off] != '%';
+}
+
+/* Whether the `---` line at off carries content after the marker ("--- {a: 1}"). */
+static bool marker_has_content(const char *data, size_t len, size_t off)
+{
+    size_t k = off + 3;
+    while (k < len && (data[k] == ' ' || data[k] == '\t')) {
+        k++;
+    }
+    return k < len && data[k] != '\n' && data[k] != '\r' && data[k] != '#';
+}
+
+/* Whether a document is some other object than kind. */
+static bool other_kind(const tw_yaml_node_t *root, const char *kind)
+{
+    for (size_t i = 0; kind != NULL && root->kind == TW_YAML_MAP && i + 1 < root->n; i += 2) {
+        const tw_yaml_node_t *k = root->items[i], *v = root->items[i + 1];
+        if (k->kind == TW_YAML_SCALAR && strcmp(k->value, "kind") == 0 &&
+            v->kind == TW_YAML_SCALAR && v->len > 0 && strcmp(v->value, kind) != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Parses data[start..end), whose first line is the file's line first_line + 1, and hands it
+ * to fn. */
+static int doc_chunk(const char *data, size_t start, size_t end, int first_line, const char *file,
+                     const char *kind, tw_yaml_doc_fn fn, void *ctx, tw_error_t *err)
+{
+    tw_yaml_doc_t *doc = NULL;
+    int rc = tw_yaml_doc_parse(data + start, end - start, file, &doc, err);
+    const tw_yaml_node_t *root = rc == 0 ? tw_yaml_doc_root(doc) : NULL;
+    if (root != NULL && !other_kind(root, kind)) {
+        rc = fn(ctx, root, first_line, err);
+    }
+    if (rc != 0 && err != NULL && err->line > 0) {
+        err->line += first_line;
+    }
+    tw_yaml_doc_free(doc);
+    return rc;
+}
+
+int tw_yaml_docs_each(const char *data, size_t len, const char *file, const char *kind,
+                      tw_yaml_doc_fn fn, void *ctx, tw_error_t *err)
+{
+    size_t start = 0, off = 0;
+    int start_line = 0, line = 0, rc = 0;
+    bool content = false;    /* the current chunk has content: a marker ends it */
+    bool has_marker = false; /* the current chunk has its `---` already */
+    while (off < len && rc == 0) {
+        bool marker = is_doc_marker(data, len, off);
+        if (marker) {
+            if (content) {
+                rc = doc_chunk(data, start, off, start_line, file, kind, fn, ctx, err);
+                start = off;
+                start_line = line;
+                content = false;
+            } else if (has_marker) {
+                start = off; /* an empty document ("---" after "---") is dropped */
+                start_line = line;
+            }
+            has_marker = true;
+        }
+        if (marker ? marker_has_content(data, len, off) : line_has_content(data, len, off)) {
+            content = true;
+        }
+        const char *nl = memchr(data + off, '\n', len - off);
+        off = nl != NULL ? (size_t)(nl - data) + 1 : len;
+        line++;
+    }
+    if (rc == 0 && content) {
+        rc = doc_chunk(data, start, len, start_line, file, kind, fn, ctx, err);
+    }
+    return rc;
+}

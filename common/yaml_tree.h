@@ -57,6 +57,22 @@ const tw_yaml_node_t *tw_yaml_doc_root(const tw_yaml_doc_t *d);
 /* NULL is a no-op. */
 void tw_yaml_doc_free(tw_yaml_doc_t *d);
 
+/* Called for each document of a multi-document file: root never NULL; first_line is what to
+ * add to the document's line numbers to get the file's. An error's line, if any, is relative
+ * to the document (tw_yaml_docs_each adds first_line). */
+typedef int (*tw_yaml_doc_fn)(void *ctx, const tw_yaml_node_t *root, int first_line,
+                              tw_error_t *err);
+
+/*
+ * Splits data (a file of YAML documents separated by `---` lines, like kubectl's) and calls fn
+ * for each document that has content, in order, skipping documents whose top-level `kind` is
+ * set and is not kind (a Deployment next to its autoscaler). Empty documents, comments and
+ * directives are skipped. Stops at the first error (a YAML error or fn's), with the file's
+ * line. Returns 0 or that error's code.
+ */
+int tw_yaml_docs_each(const char *data, size_t len, const char *file, const char *kind,
+                      tw_yaml_doc_fn fn, void *ctx, tw_error_t *err);
+
 /* The state of one schema walk: where errors go. */
 typedef struct tw_yaml_walk {
     const char *file; /* input name for errors (borrowed) */

@@ -1272,134 +1272,52 @@ void tw_hpa_manifest_list_fini(tw_hpa_manifest_list_t *list)
     list->n = 0;
 }
 
-/* Whether data[0..len) holds a `---` document marker line starting at off. */
-static bool is_doc_marker(const char *data, size_t len, size_t off)
-{
-    if (len - off < 3 || memcmp(data + off, "---", 3) != 0) {
-        return false;
-    }
-    return len - off == 3 || data[off + 3] == ' ' || data[off + 3] == '\t' ||
-           data[off + 3] == '\n' || data[off + 3] == '\r';
-}
+/* One document of a manifest file (tw_yaml_docs_each's callback). */
+typedef struct hpa_docs {
+    const char *file;
+    const tw_hpa_manifest_options_t *opts;
+    tw_hpa_manifest_list_t list;
+} hpa_docs_t;
 
-/* Whether the line at off has YAML content (not blank, a comment or a directive). */
-static bool line_has_content(const char *data, size_t len, size_t off)
+static int hpa_doc(void *ctx, const tw_yaml_node_t *root, int first_line, tw_error_t *err)
 {
-    while (off < len && (data[off] == ' ' || data[off] == '\t' || data[off] == '\r')) {
-        off++;
-    }
-    return off < len && data[off] != '\n' && data[off] != '#' && data[off] != '%';
-}
-
-/* Whether a document is some other object (a Deployment next to its HPA): it is skipped. */
-static bool other_kind(const tw_yaml_node_t *root)
-{
-    if (root->kind != TW_YAML_MAP) {
-        return false;
-    }
-    for (size_t i = 0; i + 1 < root->n; i += 2) {
-        const tw_yaml_node_t *k = root->items[i], *v = root->items[i + 1];
-        if (k->kind == TW_YAML_SCALAR && strcmp(k->value, "kind") == 0 &&
-            v->kind == TW_YAML_SCALAR && v->len > 0 &&
-            strcmp(v->value, "HorizontalPodAutoscaler") != 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Parses data[start..end), whose first line is the file's line first_line + 1. */
-static int parse_chunk(const char *data, size_t start, size_t end, int first_line, const char *file,
-                       const tw_hpa_manifest_options_t *opts, tw_hpa_manifest_list_t *tmp,
-                       tw_error_t *err)
-{
-    tw_yaml_doc_t *doc = NULL;
+    hpa_docs_t *d = ctx;
     tw_hpa_manifest_t *m = NULL;
-    int rc = tw_yaml_doc_parse(data + start, end - start, file, &doc, err);
-    if (rc == 0 && tw_yaml_doc_root(doc) != NULL && !other_kind(tw_yaml_doc_root(doc))) {
-        rc = manifest_from_node(tw_yaml_doc_root(doc), file, opts, &m, err);
+    int rc = manifest_from_node(root, d->file, d->opts, &m, err);
+    if (rc != 0 || m == NULL) {
+        return rc;
     }
-    if (rc != 0) {
-        if (err != NULL && err->line > 0) {
-            err->line += first_line;
-        }
-        goto out;
-    }
-    if (m == NULL) {
-        goto out; /* an empty document */
-    }
-    m->line += first_line;
-    for (size_t i = 0; i < tmp->n; i++) {
-        const tw_hpa_manifest_t *o = tmp->items[i];
+    for (size_t i = 0; i < d->list.n; i++) {
+        const tw_hpa_manifest_t *o = d->list.items[i];
         if (strcmp(o->name, m->name) == 0 && strcmp(o->namespace, m->namespace) == 0) {
-            rc = tw_error_set_at(err, TW_EINVAL, file, m->line, m->col,
+            rc = tw_error_set_at(err, TW_EINVAL, d->file, m->line, m->col,
                                  "duplicate HorizontalPodAutoscaler %s/%s (first at line %d)",
                                  m->namespace, m->name, o->line);
             tw_hpa_manifest_free(m);
-            goto out;
+            return rc;
         }
     }
-    tmp->items = tw_xrealloc(tmp->items, (tmp->n + 1) * sizeof(*tmp->items));
-    tmp->items[tmp->n++] = m;
-out:
-    tw_yaml_doc_free(doc);
-    return rc;
-}
-
-/* Whether the `---` line at off carries content after the marker ("--- {a: 1}"). */
-static bool marker_has_content(const char *data, size_t len, size_t off)
-{
-    size_t k = off + 3;
-    while (k < len && (data[k] == ' ' || data[k] == '\t')) {
-        k++;
-    }
-    return k < len && data[k] != '\n' && data[k] != '\r' && data[k] != '#';
+    m->line += first_line;
+    d->list.items = tw_xrealloc(d->list.items, (d->list.n + 1) * sizeof(*d->list.items));
+    d->list.items[d->list.n++] = m;
+    return 0;
 }
 
 int tw_hpa_manifests_parse(const char *data, size_t len, const char *file,
                            const tw_hpa_manifest_options_t *opts, tw_hpa_manifest_list_t *list,
                            tw_error_t *err)
 {
-    tw_hpa_manifest_list_t tmp = {NULL, 0};
-    size_t start = 0, off = 0;
-    int start_line = 0, line = 0;
-    bool content = false;    /* the current chunk has content: a marker ends it */
-    bool has_marker = false; /* the current chunk has its `---` already */
-    int rc = 0;
-    file = file != NULL ? file : "";
-    while (off < len && rc == 0) {
-        bool marker = is_doc_marker(data, len, off);
-        if (marker) {
-            if (content) {
-                rc = parse_chunk(data, start, off, start_line, file, opts, &tmp, err);
-                start = off;
-                start_line = line;
-                content = false;
-            } else if (has_marker) {
-                start = off; /* an empty document ("---" after "---") is dropped */
-                start_line = line;
-            }
-            has_marker = true;
-        }
-        if (marker ? marker_has_content(data, len, off) : line_has_content(data, len, off)) {
-            content = true;
-        }
-        const char *nl = memchr(data + off, '\n', len - off);
-        off = nl != NULL ? (size_t)(nl - data) + 1 : len;
-        line++;
-    }
-    if (rc == 0 && content) {
-        rc = parse_chunk(data, start, len, start_line, file, opts, &tmp, err);
-    }
-    if (rc == 0 && tmp.n == 0) {
-        rc = tw_error_set_at(err, TW_EINVAL, file, 0, 0,
+    hpa_docs_t d = {file != NULL ? file : "", opts, {NULL, 0}};
+    int rc = tw_yaml_docs_each(data, len, d.file, "HorizontalPodAutoscaler", hpa_doc, &d, err);
+    if (rc == 0 && d.list.n == 0) {
+        rc = tw_error_set_at(err, TW_EINVAL, d.file, 0, 0,
                              "no HorizontalPodAutoscaler manifest in the file");
     }
     if (rc != 0) {
-        tw_hpa_manifest_list_fini(&tmp);
+        tw_hpa_manifest_list_fini(&d.list);
         return rc;
     }
-    *list = tmp;
+    *list = d.list;
     return 0;
 }
 

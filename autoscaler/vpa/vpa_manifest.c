@@ -703,115 +703,50 @@ void tw_vpa_manifest_list_fini(tw_vpa_manifest_list_t *list)
     list->n = 0;
 }
 
-/* Whether the line at off is a `---` document marker. */
-static bool is_marker(const char *data, size_t len, size_t off)
-{
-    if (len - off < 3 || memcmp(data + off, "---", 3) != 0) {
-        return false;
-    }
-    return len - off == 3 || data[off + 3] == ' ' || data[off + 3] == '\t' ||
-           data[off + 3] == '\n' || data[off + 3] == '\r';
-}
+/* One document of a manifest file (tw_yaml_docs_each's callback). */
+typedef struct vpa_docs {
+    const char *file;
+    tw_vpa_manifest_list_t list;
+} vpa_docs_t;
 
-/* Whether a document is another object (a Deployment next to its VPA): it is skipped. */
-static bool other_kind(const tw_yaml_node_t *root)
+static int vpa_doc(void *ctx, const tw_yaml_node_t *root, int first_line, tw_error_t *err)
 {
-    const tw_yaml_node_t *k = map_get(root, "kind");
-    return k != NULL && k->kind == TW_YAML_SCALAR && k->len > 0 &&
-           strcmp(k->value, "VerticalPodAutoscaler") != 0;
-}
-
-/* Whether data[start..end) holds anything but blanks, comments and markers. */
-static bool has_content(const char *data, size_t start, size_t end)
-{
-    size_t off = start;
-    while (off < end) {
-        size_t k = off;
-        if (is_marker(data, end, off)) {
-            k += 3;
-        }
-        while (k < end && (data[k] == ' ' || data[k] == '\t' || data[k] == '\r')) {
-            k++;
-        }
-        if (k < end && data[k] != '\n' && data[k] != '#' && data[k] != '%') {
-            return true;
-        }
-        const char *nl = memchr(data + off, '\n', end - off);
-        off = nl != NULL ? (size_t)(nl - data) + 1 : end;
-    }
-    return false;
-}
-
-/* Parses the document data[start..end), whose first line is the file's line first_line + 1. */
-static int parse_chunk(const char *data, size_t start, size_t end, int first_line, const char *file,
-                       tw_vpa_manifest_list_t *tmp, tw_error_t *err)
-{
-    tw_yaml_doc_t *doc = NULL;
+    vpa_docs_t *d = ctx;
     tw_vpa_manifest_t *m = NULL;
-    int rc = 0;
-    if (!has_content(data, start, end)) {
-        return 0;
+    int rc = tw_vpa_manifest_from_node(root, d->file, &m, err);
+    if (rc != 0 || m == NULL) {
+        return rc;
     }
-    rc = tw_yaml_doc_parse(data + start, end - start, file, &doc, err);
-    if (rc == 0 && tw_yaml_doc_root(doc) != NULL && !other_kind(tw_yaml_doc_root(doc))) {
-        rc = tw_vpa_manifest_from_node(tw_yaml_doc_root(doc), file, &m, err);
-    }
-    if (rc != 0) {
-        if (err != NULL && err->line > 0) {
-            err->line += first_line;
-        }
-        goto out;
-    }
-    if (m == NULL) {
-        goto out;
-    }
-    m->line += first_line;
-    for (size_t i = 0; i < tmp->n; i++) {
-        const tw_vpa_manifest_t *o = tmp->items[i];
+    for (size_t i = 0; i < d->list.n; i++) {
+        const tw_vpa_manifest_t *o = d->list.items[i];
         if (strcmp(o->name, m->name) == 0 && strcmp(o->namespace, m->namespace) == 0) {
-            rc = tw_error_set_at(err, TW_EINVAL, file, m->line, m->col,
+            rc = tw_error_set_at(err, TW_EINVAL, d->file, m->line, m->col,
                                  "duplicate VerticalPodAutoscaler %s/%s (first at line %d)",
                                  m->namespace, m->name, o->line);
             tw_vpa_manifest_free(m);
-            goto out;
+            return rc;
         }
     }
-    tmp->items = tw_xrealloc(tmp->items, (tmp->n + 1) * sizeof(*tmp->items));
-    tmp->items[tmp->n++] = m;
-out:
-    tw_yaml_doc_free(doc);
-    return rc;
+    m->line += first_line;
+    d->list.items = tw_xrealloc(d->list.items, (d->list.n + 1) * sizeof(*d->list.items));
+    d->list.items[d->list.n++] = m;
+    return 0;
 }
 
 int tw_vpa_manifests_parse(const char *data, size_t len, const char *file,
                            tw_vpa_manifest_list_t *list, tw_error_t *err)
 {
-    tw_vpa_manifest_list_t tmp = {NULL, 0};
-    size_t start = 0, off = 0;
-    int start_line = 0, line = 0, rc = 0;
-    file = file != NULL ? file : "";
-    while (off < len && rc == 0) {
-        if (off > start && is_marker(data, len, off)) {
-            rc = parse_chunk(data, start, off, start_line, file, &tmp, err);
-            start = off;
-            start_line = line;
-        }
-        const char *nl = memchr(data + off, '\n', len - off);
-        off = nl != NULL ? (size_t)(nl - data) + 1 : len;
-        line++;
-    }
-    if (rc == 0) {
-        rc = parse_chunk(data, start, len, start_line, file, &tmp, err);
-    }
-    if (rc == 0 && tmp.n == 0) {
-        rc = tw_error_set_at(err, TW_EINVAL, file, 0, 0,
+    vpa_docs_t d = {file != NULL ? file : "", {NULL, 0}};
+    int rc = tw_yaml_docs_each(data, len, d.file, "VerticalPodAutoscaler", vpa_doc, &d, err);
+    if (rc == 0 && d.list.n == 0) {
+        rc = tw_error_set_at(err, TW_EINVAL, d.file, 0, 0,
                              "no VerticalPodAutoscaler manifest in the file");
     }
     if (rc != 0) {
-        tw_vpa_manifest_list_fini(&tmp);
+        tw_vpa_manifest_list_fini(&d.list);
         return rc;
     }
-    *list = tmp;
+    *list = d.list;
     return 0;
 }
 
