@@ -16,28 +16,7 @@
 #include "alerting/rules/rules.h"
 #include "common/arena.h"
 #include "query/query.h"
-
-/* ---- the PromQL parser as the rules' expression check ---- */
-
-static int check_expr(void *ctx, const char *expr, tw_error_t *err)
-{
-    const tw_promql_compat_t *compat = ctx;
-    tw_promql_parse_options_t po = {.compat = *compat,
-                                    .disable_experimental_functions =
-                                        *compat == TW_PROMQL_COMPAT_PROMETHEUS2};
-    tw_promql_ast_t *ast = NULL;
-    tw_error_t e;
-    tw_error_clear(&e);
-    int rc = tw_promql_parse(expr, strlen(expr), &po, &ast, &e);
-    if (rc != 0) {
-        char m[sizeof(e.msg) + 32];
-        e.file[0] = '\0';
-        tw_error_format(&e, m, sizeof(m));
-        tw_error_set(err, rc, "%s", m);
-    }
-    tw_promql_ast_free(ast);
-    return rc;
-}
+#include "rules_loop.h"
 
 static int parse_compat(const char *v, tw_promql_compat_t *out)
 {
@@ -54,7 +33,8 @@ static int parse_compat(const char *v, tw_promql_compat_t *out)
 int tw_rules_check_main(int argc, char **argv, FILE *out, FILE *errout)
 {
     tw_promql_compat_t compat = TW_PROMQL_COMPAT_PROMETHEUS3;
-    tw_rules_check_options_t o = {.check_expr = check_expr, .check_ctx = &compat, .lint = 1};
+    tw_rules_check_options_t o = {
+        .check_expr = tw_rules_check_expr, .check_ctx = &compat, .lint = 1};
     char **files = argv;
     size_t n = 0;
     bool only_files = false;
@@ -220,7 +200,7 @@ static int ts_instant(void *ctx, const char *expr, int64_t t_ms, tw_qs_result_t 
 static int ts_check_expr(void *ctx, const char *expr, tw_error_t *err)
 {
     test_store_t *s = ctx;
-    return check_expr(&s->compat, expr, err);
+    return tw_rules_check_expr(&s->compat, expr, err);
 }
 
 int tw_rules_test_main(int argc, char **argv, FILE *out, FILE *errout)

@@ -129,11 +129,10 @@ static int group_cmp(const void *a, const void *b)
     return c != 0 ? c : strcmp(tw_rule_group_name(x->g), tw_rule_group_name(y->g));
 }
 
-/* The PromQL parser as the rules' expression check (ctx: the compat mode). */
-static int check_expr(void *ctx, const char *expr, tw_error_t *err)
+int tw_rules_check_expr(void *ctx, const char *expr, tw_error_t *err)
 {
-    const int *compat = ctx;
-    tw_promql_parse_options_t po = {.compat = (tw_promql_compat_t)*compat,
+    const tw_promql_compat_t *compat = ctx;
+    tw_promql_parse_options_t po = {.compat = *compat,
                                     .disable_experimental_functions =
                                         *compat == TW_PROMQL_COMPAT_PROMETHEUS2};
     tw_promql_ast_t *ast = NULL;
@@ -301,8 +300,8 @@ tw_rules_loop_t *tw_rules_loop_new(const tw_rules_loop_options_t *o)
 int tw_rules_loop_configure(tw_rules_loop_t *l, const tw_config_t *c, const tw_query_source_t *qs,
                             tw_error_t *err)
 {
-    int compat = c->query.compat;
-    tw_rule_load_options_t lo = {.check_expr = check_expr, .check_ctx = &compat};
+    tw_promql_compat_t compat = c->query.compat;
+    tw_rule_load_options_t lo = {.check_expr = tw_rules_check_expr, .check_ctx = &compat};
     tw_rule_errors_t errs = {0};
     file_list_t fl = {0};
     tw_rule_file_t **files = NULL;

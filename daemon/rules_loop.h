@@ -128,4 +128,12 @@ int tw_rules_builtin_find(const char *name, const char **text);
 /* The built-in file names, comma-separated (for messages). */
 const char *tw_rules_builtin_names(void);
 
+/*
+ * The rule files' expression check: parses expr with the PromQL parser of the compat mode ctx
+ * points at (a tw_promql_compat_t; 2.42 mode also refuses experimental functions), and on
+ * error sets err to the parser's "line:col: message". For tw_rule_load_options_t.check_expr,
+ * the daemon's rules and the `check rules` / `test rules` commands alike.
+ */
+int tw_rules_check_expr(void *ctx, const char *expr, tw_error_t *err);
+
 #endif
