@@ -308,3 +308,29 @@ tw_wait_exit() {
     wait "$pid" 2>/dev/null || TW_STOP_RC=$?
     return 0
 }
+
+# tw_alertmanager_start BIN PORT WEBHOOK_URL: a real Alertmanager on 127.0.0.1:PORT (no
+# cluster, data in $TW_TMP/am-data, log in $TW_TMP/am.log) that sends every alert, grouped by
+# alertname with 1 s / 2 s timers and resolved notifications, to WEBHOOK_URL; returns once it is
+# ready, fails the test if it does not get there within 30 s.
+tw_alertmanager_start() {
+    cat >"$TW_TMP/am.yml" <<YAML
+route:
+  receiver: capture
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+receivers:
+  - name: capture
+    webhook_configs:
+      - url: $3
+        send_resolved: true
+YAML
+    "$1" --config.file="$TW_TMP/am.yml" --storage.path="$TW_TMP/am-data" \
+        --web.listen-address=127.0.0.1:"$2" --cluster.listen-address= \
+        --web.external-url=http://127.0.0.1:"$2" >"$TW_TMP/am.log" 2>&1 &
+    tw_track_pid $!
+    tw_wait_http "http://127.0.0.1:$2/-/ready" 200 30 ||
+        tw_fail "Alertmanager did not start: $(tail -5 "$TW_TMP/am.log")"
+}

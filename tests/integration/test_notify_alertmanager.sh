@@ -35,24 +35,7 @@ RECV=$TW_TMP/received
 python3 "$TW_SRC/tests/integration/notify_receiver.py" "$RPORT" "$RECV" 2>"$TW_TMP/recv.err" &
 tw_track_pid $!
 
-cat >"$TW_TMP/am.yml" <<YAML
-route:
-  receiver: capture
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 2s
-  repeat_interval: 1h
-receivers:
-  - name: capture
-    webhook_configs:
-      - url: http://127.0.0.1:$RPORT/am
-        send_resolved: true
-YAML
-"$AM" --config.file="$TW_TMP/am.yml" --storage.path="$TW_TMP/am-data" \
-    --web.listen-address=127.0.0.1:"$APORT" --cluster.listen-address= \
-    --web.external-url=http://127.0.0.1:"$APORT" >"$TW_TMP/am.log" 2>&1 &
-tw_track_pid $!
-tw_wait_http "http://127.0.0.1:$APORT/-/ready" 200 30 || tw_fail "Alertmanager did not start: $(tail -5 "$TW_TMP/am.log")"
+tw_alertmanager_start "$AM" "$APORT" "http://127.0.0.1:$RPORT/am"
 
 cat >"$TW_TMP/tw.yml" <<YAML
 alerting:
